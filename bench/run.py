@@ -33,7 +33,7 @@ def _section(name: str, quick: bool, args: argparse.Namespace) -> Section:
         from bench.sections import decision
         return decision(quick, baseline=args.baseline)
     if name == "http":
-        from bench.http import section
+        from bench.sidecar import section
         return section(quick)
     if name == "rules":
         from bench.rules import section

@@ -18,7 +18,7 @@ from bench.payloads import human_recordings, sized, tool_recordings
 from bench.report import Section, Target, us
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = "f1fea43"
+BASELINE = "4da9e20"  # the tree this session started from
 """The revision before the hot-path work of issue 9 (decoder columns, timing, matcher index)."""
 
 SIZES = (50, 500, 2000)

@@ -1,7 +1,7 @@
 -- wrk script: replay pre-built raw HTTP requests round-robin (headers, cookie, token and body
 -- included), so wrk sends exactly what bench/loadgen.py sends.
 --   wrk -t1 -c16 -d5s --latency -s bench/wrk_requests.lua http://127.0.0.1:PORT -- REQUESTS_FILE
--- REQUESTS_FILE: each request as "<length>\n<bytes>" (written by bench/http.py).
+-- REQUESTS_FILE: each request as "<length>\n<bytes>" (written by bench/sidecar.py).
 
 local requests = {}
 local i = 0

@@ -116,7 +116,12 @@ async def _through_an_outage(client, outage, recover, fail_mode: str, caplog, re
     assert all(f"store unavailable ({fail_mode})" in b["reasons"] for _, b, _ in during)
     assert max(t for _, _, t in during) < 2.0  # answered promptly, never hung on the store
     buf = client.app[BUFFER]
-    assert len(buf) == 25 and buf.degraded
+    # A write the store did not acknowledge within write_timeout_s (a busy CI machine) is answered
+    # under the fail mode while it still runs, and is buffered once it fails: let those settle.
+    deadline = time.monotonic() + 10
+    while buf.stats()["late_writes"] and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert len(buf) == 25 and buf.degraded, buf.stats()
     r = await client.get("/v1/decisions", headers=ADMIN)
     if reads_fail:  # the admin API says so with a 503, never a 500
         assert r.status == 503 and (await r.json())["error"] == "store_unavailable"
