@@ -208,3 +208,124 @@ def event(
         "actor": actor,
         "note": note,
     }
+
+
+# -- the policy, one decision at a time ------------------------------------------------------
+
+class LedgerSummary:
+    """What :func:`assess` reads of an account's ledger, kept up to date one decision at a time.
+
+    The stores keep one per account (beside the enforcement state) so that recording a write does
+    not re-read and re-parse the account's recent decisions: :meth:`add` folds in the decision just
+    recorded, :meth:`assess` gives exactly what ``assess(ledger[:policy.ledger_depth], reports=…)``
+    gives for the same ledger (tests/test_enforcement.py compares the two on random ledgers).
+
+    It holds, for the decisions recorded since the last override, numbered ``1..n`` in ledger order:
+
+    * ``anchor``: the time of the newest one (the window's anchor);
+    * ``automated``: ``(number, ts, request_id)`` of the automated ones among the last
+      ``ledger_depth`` (at most ``ledger_depth`` entries, oldest first);
+    * ``writes``: ``(number, automated, request_id)`` of the last ``max(streak, reported_streak)``
+      public writes, oldest first;
+    * ``registration``: ``(number, request_id)`` of the newest blocked registration.
+
+    A summary is built for one policy *shape* (``ledger_depth``, the longest streak, and
+    ``automated_score``, which decides what is automated). A store that finds a summary of another
+    shape (the configuration changed) rebuilds it from the ledger with :meth:`rebuild`.
+    """
+
+    __slots__ = ("shape", "n", "anchor", "automated", "writes", "registration")
+
+    def __init__(self, policy: EnforcementPolicy = DEFAULT_POLICY):
+        self.shape = summary_shape(policy)
+        self.n = 0
+        self.anchor = 0.0
+        self.automated: list[tuple[int, float, str]] = []
+        self.writes: list[tuple[int, bool, str]] = []
+        self.registration: tuple[int, str] | None = None
+
+    @classmethod
+    def rebuild(cls, ledger: Sequence[Decision], policy: EnforcementPolicy = DEFAULT_POLICY) -> "LedgerSummary":
+        """From the ledger since the last override, newest first (only the newest ``ledger_depth`` count)."""
+        s = cls(policy)
+        for d in reversed(ledger[: policy.ledger_depth]):
+            s.add(d, policy)
+        return s
+
+    def add(self, d: Decision, policy: EnforcementPolicy = DEFAULT_POLICY, automated: bool | None = None) -> None:
+        """Fold in ``d``, the decision recorded after every one already summarised."""
+        self.n += 1
+        n = self.n
+        self.anchor = d.ts
+        auto = is_automated(d, policy) if automated is None else automated
+        depth, longest, _ = self.shape
+        if auto:
+            self.automated.append((n, d.ts, d.request_id))
+        if self.automated and self.automated[0][0] <= n - depth:
+            self.automated = [a for a in self.automated if a[0] > n - depth]
+        if d.action in PUBLIC_WRITES and longest > 0:
+            self.writes.append((n, auto, d.request_id))
+            if len(self.writes) > longest:
+                del self.writes[: len(self.writes) - longest]
+        if d.action == "register" and d.decision is Verdict.BLOCK:
+            self.registration = (n, d.request_id)
+
+    def assess(self, *, reports: int = 0, policy: EnforcementPolicy = DEFAULT_POLICY) -> Assessment:
+        """``assess()`` of the summarised ledger; ``policy`` must have this summary's shape."""
+        if self.n == 0:
+            return NO_EVIDENCE
+        oldest = self.n - policy.ledger_depth  # numbers above this are within the depth read
+        reported = policy.reported_min_reports > 0 and reports >= policy.reported_min_reports
+        streak = policy.reported_streak if reported else policy.streak
+        warn_after = policy.reported_warn_after if reported else policy.warn_after
+        limit_after = policy.reported_limit_after if reported else policy.limit_after
+        suffix = f" (reported by {reports})" if reported else ""
+
+        if policy.ban_blocked_registration and self.registration is not None and self.registration[0] > oldest:
+            return Assessment(Enforcement.BAN, "automated registration (registration blocked)", (self.registration[1],))
+
+        if streak > 0:
+            writes = [w for w in reversed(self.writes) if w[0] > oldest][:streak]
+            if len(writes) == streak and all(w[1] for w in writes):
+                return Assessment(Enforcement.BAN, f"last {streak} public writes automated{suffix}",
+                                  tuple(w[2] for w in writes))
+
+        since = self.anchor - policy.window_s
+        recent = [a for a in reversed(self.automated) if a[0] > oldest and a[1] >= since]
+        days = policy.window_s / 86400
+        window = f"{days:g} days" if days >= 1 else f"{policy.window_s:g} s"
+        if len(recent) >= limit_after:
+            return Assessment(Enforcement.LIMIT, f"{len(recent)} automated decisions within {window}{suffix}",
+                              tuple(a[2] for a in recent[:limit_after]))
+        if len(recent) >= warn_after:
+            return Assessment(
+                Enforcement.WARN,
+                f"{len(recent)} automated decision{'s' if len(recent) > 1 else ''} within {window}{suffix}",
+                tuple(a[2] for a in recent[:warn_after]),
+            )
+        return NO_EVIDENCE
+
+    # Stored as compact JSON in the account's row (SQLite) or state hash (Redis).
+    def to_json(self) -> list[Any]:
+        return [list(self.shape), self.n, self.anchor, self.automated, self.writes, self.registration]
+
+    @classmethod
+    def from_json(cls, data: Any, policy: EnforcementPolicy = DEFAULT_POLICY) -> "LedgerSummary | None":
+        """The stored summary, or None when it is missing or of another shape (rebuild it)."""
+        if not data:
+            return None
+        shape, n, anchor, automated, writes, registration = data
+        if tuple(shape) != summary_shape(policy):
+            return None
+        s = cls.__new__(cls)
+        s.shape = summary_shape(policy)
+        s.n, s.anchor = n, anchor
+        s.automated = [tuple(a) for a in automated]  # type: ignore[misc]
+        s.writes = [tuple(w) for w in writes]  # type: ignore[misc]
+        s.registration = tuple(registration) if registration else None  # type: ignore[assignment]
+        return s
+
+
+def summary_shape(policy: EnforcementPolicy) -> tuple[int, int, float]:
+    """What a :class:`LedgerSummary` depends on: the depth read, the longest streak, the score threshold."""
+    return (policy.ledger_depth, max(policy.streak, policy.reported_streak), policy.automated_score)

@@ -6,10 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.decision import Decision, Enforcement, RuleHit, Verdict
+import json
+
 from edge.enforcement import (
     DEFAULT_POLICY,
     Assessment,
     EnforcementPolicy,
+    LedgerSummary,
     assess,
     escalate,
     event,
@@ -203,3 +206,54 @@ def test_reports_never_make_the_policy_more_lenient(ledger, reports) -> None:
     # Whatever the state, the decisions behind it are in the ledger.
     assert set(reported.request_ids) <= {x.request_id for x in ledger}
     assert (reported.enforcement is Enforcement.NONE) == (reported.request_ids == ())
+
+
+# -- the incremental policy the stores run: equal to assess() on the same ledger ----------------
+
+policies = st.builds(
+    EnforcementPolicy,
+    streak=st.integers(0, 4),
+    reported_streak=st.integers(0, 4),
+    warn_after=st.just(1),
+    limit_after=st.integers(1, 3),
+    reported_limit_after=st.integers(1, 3),
+    window_s=st.sampled_from([DAY, 7 * DAY]),
+    ban_blocked_registration=st.booleans(),
+    ledger_depth=st.integers(4, 8),
+)
+
+
+# Mostly automated, many registrations: streaks that straddle the depth read, windows that fill.
+stored_decisions = st.one_of(
+    decisions,
+    st.builds(bot, action=st.sampled_from(["register", "post", "register", "comment"]),
+              ts=st.floats(0, 30 * DAY), verdict=st.sampled_from(["challenge", "block"])),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(stored_decisions, max_size=40), policies, st.integers(0, 2))
+def test_the_summary_assesses_exactly_like_the_ledger(ledger, policy, reports) -> None:
+    """After every decision (recorded in any time order, like a replayed buffer), the summary the
+    stores keep gives the same state, reason and request ids as assess() of the ledger, and
+    survives its JSON round trip."""
+    summary = LedgerSummary(policy)
+    recorded: list[Decision] = []
+    for x in ledger:
+        recorded.insert(0, x)
+        summary.add(x, policy)
+        summary = LedgerSummary.from_json(json.loads(json.dumps(summary.to_json())), policy)
+        for r in (0, reports):
+            assert summary.assess(reports=r, policy=policy) == assess(recorded[: policy.ledger_depth], reports=r, policy=policy)
+    assert LedgerSummary.rebuild(recorded, policy).assess(reports=reports, policy=policy) == \
+        summary.assess(reports=reports, policy=policy)
+
+
+def test_a_summary_of_another_policy_shape_is_rebuilt() -> None:
+    summary = LedgerSummary(DEFAULT_POLICY)
+    summary.add(bot(ts=1), DEFAULT_POLICY)
+    stored = json.loads(json.dumps(summary.to_json()))
+    assert LedgerSummary.from_json(stored, DEFAULT_POLICY) is not None
+    assert LedgerSummary.from_json(stored, EnforcementPolicy(ledger_depth=50)) is None
+    assert LedgerSummary.from_json(stored, EnforcementPolicy(automated_score=0.9)) is None
+    assert LedgerSummary.from_json(None, DEFAULT_POLICY) is None
