@@ -250,6 +250,32 @@ class StoreContract:
         assert acct["enforcement"] == "ban"
         assert [e["to"] for e in acct["events"]] == ["ban", "limit", "warn"]
 
+    # -- the same decision twice ----------------------------------------------------------------
+
+    async def test_a_decision_recorded_twice_is_stored_and_counted_once(self, store: Store) -> None:
+        # A gateway's retry, or the write buffer replaying a write that had in fact landed.
+        first = automated("a1")
+        assert await store.record(first) is Enforcement.WARN
+        assert await store.record(first) is Enforcement.WARN
+        await asyncio.gather(*(store.record(first) for _ in range(5)))
+        acct = await store.account("a1", limit=100)
+        assert (acct["decisions_total"], acct["automated"]) == (1, 1)
+        assert [d["request_id"] for d in acct["decisions"]] == [first.request_id]
+        assert [d["request_id"] for d in await store.decisions(limit=10)] == [first.request_id]
+        # Replays do not build a streak: four more distinct automated writes make five, and the ban.
+        for _ in range(3):
+            d = automated("a1")
+            await store.record(d)
+            await store.record(d)
+        assert await store.enforcement("a1") is Enforcement.LIMIT
+        assert await store.record(automated("a1")) is Enforcement.BAN
+
+    async def test_a_decision_without_account_recorded_twice_is_stored_once(self, store: Store) -> None:
+        d = human(None)
+        await store.record(d)
+        await store.record(d)
+        assert [x["request_id"] for x in await store.decisions(limit=10)] == [d.request_id]
+
     # -- token uses ---------------------------------------------------------------------------
 
     async def test_use_token_counts_uses_until_it_expires(self, store: Store) -> None:

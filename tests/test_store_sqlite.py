@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 
 import pytest
@@ -108,3 +109,126 @@ async def test_expired_token_rows_are_purged(tmp_path) -> None:
     left = await store._run(lambda c: c.execute("SELECT count(*) FROM token_uses").fetchone()[0])
     assert left == 1
     await store.close()
+
+
+# -- group commit ------------------------------------------------------------------------------
+
+async def test_concurrent_writes_share_one_transaction(tmp_path, monkeypatch) -> None:
+    store = SQLiteStore(str(tmp_path / "t.sqlite3"))
+    await store.record(human("warm"))  # the file and schema exist before the burst
+    batches: list[int] = []
+    write_batch = store._write_batch
+
+    def counted(conn, ops):
+        batches.append(len(ops))
+        return write_batch(conn, ops)
+
+    monkeypatch.setattr(store, "_write_batch", counted)
+    ds = [automated(f"a{i % 7}") for i in range(60)]
+    uses = [store.use_token("t", 100, 60) for _ in range(20)]
+    out = await asyncio.gather(*(store.record(d) for d in ds), *uses)
+    assert sum(batches) == 80 and len(batches) <= 3, batches  # one fsync for many acknowledgements
+    assert sorted(out[60:]) == list(range(1, 21))
+    totals = [(await store.account(f"a{i}", limit=100))["decisions_total"] for i in range(7)]
+    assert sum(totals) == 60
+    await store.close()
+
+
+async def test_an_operation_that_fails_in_a_batch_fails_alone(tmp_path) -> None:
+    store = SQLiteStore(str(tmp_path / "t.sqlite3"))
+    await store.record(human("warm"))
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO token_uses (token_id, uses, expires) VALUES ('half-done', 1, 1e12)")
+        raise ValueError("a bug in one operation")
+
+    ds = [human("a1") for _ in range(5)]
+    out = await asyncio.gather(store.record(ds[0]), store._batched(broken), *(store.record(d) for d in ds[1:]),
+                               return_exceptions=True)
+    assert isinstance(out[1], ValueError)
+    assert [o for i, o in enumerate(out) if i != 1] == [Enforcement.NONE] * 5
+    assert (await store.account("a1"))["decisions_total"] == 5
+    assert await store.token_uses("half-done") == 0  # its own write was undone with it
+    await store.close()
+
+
+async def test_close_lets_the_batch_in_flight_commit(tmp_path) -> None:
+    path = str(tmp_path / "t.sqlite3")
+    store = SQLiteStore(path)
+    ds = [human("a1") for _ in range(10)]
+    writes = [asyncio.create_task(store.record(d)) for d in ds]
+    await asyncio.sleep(0)
+    await store.close()
+    assert all(w.done() and not w.cancelled() and w.exception() is None for w in writes)
+    again = SQLiteStore(path)
+    assert (await again.account("a1"))["decisions_total"] == 10
+    await again.close()
+
+
+# -- schema migrations -------------------------------------------------------------------------
+
+def _version_1_file(path) -> None:
+    """A ledger as Tell's schema 1 left it, with one decision recorded twice (a replayed write that
+    had landed) and counted twice on its account."""
+    from edge.store.sqlite import _MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for stmt in _MIGRATIONS[1].split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+    conn.execute("PRAGMA user_version = 1")
+    ds = [automated("a1"), automated("a1"), human("a1")]
+    rows = [ds[0], ds[1], ds[1], ds[2]]  # ds[1] twice
+    for d in rows:
+        conn.execute(
+            "INSERT INTO decisions (request_id, account_id, ts, action, verdict, score, automated, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (d.request_id, d.account_id, d.ts, d.action, d.decision.value, d.score, int(d.decision is not Verdict.ALLOW),
+             json.dumps(d.to_json())))
+    conn.execute("INSERT INTO accounts (account_id, enforcement, decisions, automated, max_score, first_ts, last_ts)"
+                 " VALUES ('a1', 'limit', 4, 3, 0.6, ?, ?)", (rows[0].ts, rows[-1].ts))
+    conn.close()
+    return ds
+
+
+async def test_a_version_1_file_is_migrated(tmp_path) -> None:
+    path = tmp_path / "v1.sqlite3"
+    ds = _version_1_file(path)
+    store = SQLiteStore(str(path))
+    try:
+        acct = await store.account("a1", limit=100)
+        # The copy is gone and no longer counted; the rest of the ledger is as it was.
+        assert sorted(d["request_id"] for d in acct["decisions"]) == sorted(d.request_id for d in ds)
+        assert (acct["decisions_total"], acct["automated"], acct["enforcement"]) == (3, 2, "limit")
+        # The unique index holds from now on, and the policy reads the old ledger: its human write
+        # (the newest) breaks the streak, so four automated writes after it stay a limit; a fifth bans.
+        await store.record(ds[0])
+        assert (await store.account("a1"))["decisions_total"] == 3
+        for _ in range(4):
+            assert await store.record(automated("a1")) is Enforcement.LIMIT
+        assert await store.record(automated("a1")) is Enforcement.BAN
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("SELECT count(*) FROM decisions").fetchone()[0] == 8
+    finally:
+        conn.close()
+
+
+async def test_a_changed_policy_rebuilds_the_summary_from_the_ledger(tmp_path) -> None:
+    from edge.enforcement import EnforcementPolicy
+
+    path = str(tmp_path / "t.sqlite3")
+    store = SQLiteStore(path)
+    for _ in range(3):
+        await store.record(automated("a1"))
+    await store.close()
+    # Streak of four from now on: the three recorded writes count towards it.
+    strict = SQLiteStore(path, policy=EnforcementPolicy(streak=4, reported_streak=3))
+    try:
+        assert await strict.record(automated("a1")) is Enforcement.BAN
+        assert "last 4 public writes" in (await strict.events("a1"))[0]["reason"]
+    finally:
+        await strict.close()

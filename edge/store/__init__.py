@@ -8,7 +8,17 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+import orjson
+
 from edge.decision import Decision, Enforcement
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON for what the stores keep (decision bodies, summaries, events)."""
+    return orjson.dumps(obj).decode()
+
+
+loads = orjson.loads
 
 
 class StoreError(RuntimeError):

@@ -9,6 +9,18 @@ instead of failing.
 
 sqlite3 blocks, so every call runs on one dedicated thread that owns the connection; the event
 loop only awaits it.
+
+Group commit: concurrent ``record()`` and ``use_token()`` calls are queued and written together, one
+``BEGIN IMMEDIATE … COMMIT`` (so one fsync) per batch. Each caller awaits the commit of its own batch,
+so "acknowledged" still means "fsynced"; while one batch commits, the next one fills. Each operation
+in a batch runs under its own ``SAVEPOINT``, so one that fails is undone alone and fails only its
+caller; an I/O error fails the whole batch (every caller gets the ``StoreError``).
+
+Enforcement is incremental: the account's row keeps a :class:`~edge.enforcement.LedgerSummary`
+(``policy_state``), so recording a write reads one row instead of the account's recent decisions.
+A decision is stored once per ``request_id`` (a unique index): recording it again — a gateway's
+retry, the write buffer replaying a write that had in fact landed — changes nothing and returns
+the account's enforcement.
 """
 from __future__ import annotations
 
@@ -21,12 +33,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 from edge.decision import Decision, Enforcement
-from edge.enforcement import DEFAULT_POLICY, EnforcementPolicy, assess, escalate, event, is_automated
-from edge.store import Store, StoreError
+from edge.enforcement import DEFAULT_POLICY, EnforcementPolicy, LedgerSummary, escalate, event, is_automated
+from edge.store import Store, StoreError, dumps, loads
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# At most this many operations share one transaction: a long batch holds the write lock (and the
+# callers of the next batch) for longer, and past a few hundred the fsync is already amortised.
+MAX_BATCH = 256
 
 # Migrations by target version; each runs inside the transaction that bumps user_version.
 _MIGRATIONS: dict[int, str] = {
@@ -83,6 +98,22 @@ _MIGRATIONS: dict[int, str] = {
     ) WITHOUT ROWID;
     CREATE INDEX token_uses_expires ON token_uses (expires);
     """,
+    # 2: a decision is stored once per request_id; accounts keep the policy's summary of their ledger.
+    # Copies recorded twice by version 1 (a replayed write that had landed) are removed, oldest kept,
+    # and taken off the account's counters, which counted them twice. policy_state starts NULL:
+    # it is built from the ledger at the account's next write.
+    2: """
+    CREATE TEMP TABLE dup AS SELECT seq, account_id, automated FROM decisions
+        WHERE seq NOT IN (SELECT min(seq) FROM decisions GROUP BY request_id);
+    UPDATE accounts SET
+        decisions = decisions - (SELECT count(*) FROM dup WHERE dup.account_id = accounts.account_id),
+        automated = automated - (SELECT coalesce(sum(dup.automated), 0) FROM dup WHERE dup.account_id = accounts.account_id)
+        WHERE account_id IN (SELECT account_id FROM dup);
+    DELETE FROM decisions WHERE seq IN (SELECT seq FROM dup);
+    DROP TABLE temp.dup;
+    CREATE UNIQUE INDEX decisions_request_id ON decisions (request_id);
+    ALTER TABLE accounts ADD COLUMN policy_state TEXT;
+    """,
 }
 
 
@@ -97,6 +128,9 @@ class SQLiteStore(Store):
         # calls are serialised, which is what a single connection needs anyway.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tell-sqlite")
         self._closed = False
+        # Group commit: operations waiting for the next batch, and the task writing batches.
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
+        self._flusher: asyncio.Task | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -199,9 +233,71 @@ class SQLiteStore(Store):
         conn.execute("COMMIT")
         return out
 
+    async def _batched(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` inside the next group commit; return once that batch is committed."""
+        if self._closed:
+            raise StoreError("store is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+        self._queue.append((op, fut))
+        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
+            self._flusher = loop.create_task(self._flush(), name="tell-sqlite-group-commit")
+        return await fut
+
+    async def _flush(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            ops = [op for op, _ in batch]
+            try:
+                results = await self._run(lambda conn: self._write_batch(conn, ops))
+            except BaseException as exc:
+                # The whole batch failed (I/O error, lock timeout, the store closed): every caller
+                # learns it; none of their operations was committed.
+                err = exc if isinstance(exc, Exception) else StoreError(f"sqlite {self.path}: batch interrupted")
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(err)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, fut), (ok, value) in zip(batch, results):
+                if not fut.done():  # a caller that stopped waiting (its write is committed all the same)
+                    if ok:
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(value)
+
+    def _write_batch(self, conn: sqlite3.Connection, ops: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        """One transaction, one fsync, for every operation of the batch; each under a savepoint."""
+        results: list[tuple[bool, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in ops:
+                conn.execute("SAVEPOINT op")
+                try:
+                    out = op(conn)
+                except sqlite3.OperationalError:
+                    raise  # the transaction or the file is in trouble: the batch fails as one
+                except Exception as exc:
+                    # This operation's own problem: undo its writes alone, fail only its caller.
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    results.append((False, StoreError(f"sqlite {self.path}: {exc}") if isinstance(exc, sqlite3.Error) else exc))
+                    continue
+                conn.execute("RELEASE op")
+                results.append((True, out))
+        except BaseException:
+            if conn.in_transaction:  # an I/O error may already have ended it: keep the first error
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return results
+
     async def close(self) -> None:
         if self._closed:
             return
+        if self._flusher is not None and not self._flusher.done() and self._flusher.get_loop() is asyncio.get_running_loop():
+            await asyncio.wait([self._flusher])  # let the batch in flight commit and answer
 
         def _close(_: Any = None) -> None:
             if self._conn is not None:
@@ -219,56 +315,79 @@ class SQLiteStore(Store):
         conn.execute("INSERT INTO accounts (account_id) VALUES (?) ON CONFLICT DO NOTHING", (account_id,))
         return conn.execute("SELECT * FROM accounts WHERE account_id = ?", (account_id,)).fetchone()
 
-    def _reassess(self, conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> Enforcement:
-        """Apply the policy to the account's ledger since its last override; record any change."""
-        current = Enforcement(row["enforcement"])
-        if current is Enforcement.BAN:
-            return current
+    def _summary(self, conn: sqlite3.Connection, account_id: str, baseline_seq: int, stored: str | None) -> LedgerSummary:
+        """The account's ledger summary: the stored one, or rebuilt from the ledger since the last
+        override when there is none yet (a new account, a file from schema 1) or the policy's shape
+        changed."""
+        summary = LedgerSummary.from_json(loads(stored) if stored else None, self.policy)
+        return summary if summary is not None else self._rebuild(conn, account_id, baseline_seq)
+
+    def _rebuild(self, conn: sqlite3.Connection, account_id: str, baseline_seq: int) -> LedgerSummary:
         rows = conn.execute(
             "SELECT body FROM decisions WHERE account_id = ? AND seq > ? ORDER BY seq DESC LIMIT ?",
-            (row["account_id"], row["baseline_seq"], self.policy.ledger_depth),
+            (account_id, baseline_seq, self.policy.ledger_depth),
         ).fetchall()
-        ledger = [Decision.from_json(json.loads(r["body"])) for r in rows]
-        change = escalate(current, assess(ledger, reports=row["reports"], policy=self.policy))
-        if change is None:
-            return current
-        self._set(conn, row["account_id"], event(current, change.enforcement, change.reason, change.request_ids, ts=now))
-        return change.enforcement
+        return LedgerSummary.rebuild([Decision.from_json(loads(r[0])) for r in rows], self.policy)
 
-    def _set(self, conn: sqlite3.Connection, account_id: str, ev: dict[str, Any]) -> None:
-        conn.execute("UPDATE accounts SET enforcement = ? WHERE account_id = ?", (ev["to"], account_id))
+    def _judge(self, conn: sqlite3.Connection, account_id: str, current: Enforcement, summary: LedgerSummary,
+               reports: int, now: float) -> Enforcement:
+        """Apply the policy to the summary; store the summary, and the change and its event if any."""
+        change = escalate(current, summary.assess(reports=reports, policy=self.policy))
+        new = current if change is None else change.enforcement
+        conn.execute("UPDATE accounts SET enforcement = ?, policy_state = ? WHERE account_id = ?",
+                     (new.value, dumps(summary.to_json()), account_id))
+        if change is not None:
+            self._event(conn, account_id, event(current, change.enforcement, change.reason, change.request_ids, ts=now))
+        return new
+
+    def _event(self, conn: sqlite3.Connection, account_id: str, ev: dict[str, Any]) -> None:
         conn.execute(
             "INSERT INTO events (account_id, ts, from_state, to_state, reason, request_ids, actor, note)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (account_id, ev["ts"], ev["from"], ev["to"], ev["reason"], json.dumps(ev["request_ids"]), ev["actor"], ev["note"]),
         )
 
+    def _record(self, conn: sqlite3.Connection, d: Decision, body: str, automated: bool) -> Enforcement:
+        """One decision, inside a batch's transaction."""
+        inserted = conn.execute(
+            "INSERT INTO decisions (request_id, account_id, ts, action, verdict, score, automated, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+            (d.request_id, d.account_id, d.ts, d.action, d.decision.value, d.score, int(automated), body),
+        ).rowcount == 1
+        if d.account_id is None:
+            return Enforcement.NONE
+        if not inserted:
+            # Recorded already (a gateway's retry, a buffered write that had in fact landed): stored
+            # and counted once, so a replay cannot push an account up the ladder.
+            row = conn.execute("SELECT enforcement FROM accounts WHERE account_id = ?", (d.account_id,)).fetchone()
+            return Enforcement(row[0]) if row else Enforcement.NONE
+        row = conn.execute(
+            "INSERT INTO accounts (account_id, decisions, automated, max_score, first_ts, last_ts)"
+            " VALUES (?, 1, ?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET"
+            "  decisions = decisions + 1, automated = automated + excluded.automated,"
+            "  max_score = max(max_score, excluded.max_score), first_ts = coalesce(first_ts, excluded.first_ts),"
+            "  last_ts = excluded.last_ts"
+            " RETURNING enforcement, reports, baseline_seq, policy_state",
+            (d.account_id, int(automated), d.score, d.ts, d.ts),
+        ).fetchone()
+        current = Enforcement(row[0])
+        if current is Enforcement.BAN:
+            # A ban is sticky and only an override (which starts a fresh summary) lifts it: no need
+            # to keep the summary of a banned account's writes.
+            return current
+        summary = LedgerSummary.from_json(loads(row[3]) if row[3] else None, self.policy)
+        if summary is not None:
+            summary.add(d, self.policy, automated)
+        else:
+            summary = self._rebuild(conn, d.account_id, row[2])  # from the ledger: this decision included
+        return self._judge(conn, d.account_id, current, summary, row[1], time.time())
+
     # -- Store ------------------------------------------------------------------------------
 
     async def record(self, decision: Decision) -> Enforcement:
-        body = json.dumps(decision.to_json(), separators=(",", ":"))
+        body = dumps(decision.to_json())
         automated = is_automated(decision, self.policy)
-
-        def tx(conn: sqlite3.Connection) -> Enforcement:
-            conn.execute(
-                "INSERT INTO decisions (request_id, account_id, ts, action, verdict, score, automated, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (decision.request_id, decision.account_id, decision.ts, decision.action,
-                 decision.decision.value, decision.score, int(automated), body),
-            )
-            if decision.account_id is None:
-                return Enforcement.NONE
-            self._ensure_account(conn, decision.account_id)
-            conn.execute(
-                "UPDATE accounts SET decisions = decisions + 1, automated = automated + ?,"
-                " max_score = max(max_score, ?), first_ts = coalesce(first_ts, ?), last_ts = ?"
-                " WHERE account_id = ?",
-                (int(automated), decision.score, decision.ts, decision.ts, decision.account_id),
-            )
-            row = conn.execute("SELECT * FROM accounts WHERE account_id = ?", (decision.account_id,)).fetchone()
-            return self._reassess(conn, row, time.time())
-
-        return await self._run(lambda conn: self._write(conn, tx))
+        return await self._batched(lambda conn: self._record(conn, decision, body, automated))
 
     async def enforcement(self, account_id: str) -> Enforcement:
         def q(conn: sqlite3.Connection) -> Enforcement:
@@ -332,7 +451,8 @@ class SQLiteStore(Store):
             )
             return int(row[0])
 
-        return await self._run(lambda conn: self._write(conn, tx))
+        # In the same group commit as the decisions: counting a use costs no fsync of its own.
+        return await self._batched(tx)
 
     async def token_uses(self, token_id: str) -> int:
         def q(conn: sqlite3.Connection) -> int:
@@ -356,7 +476,11 @@ class SQLiteStore(Store):
                     (now, account_id),
                 )
             row = conn.execute("SELECT * FROM accounts WHERE account_id = ?", (account_id,)).fetchone()
-            enforcement = self._reassess(conn, row, now) if new else Enforcement(row["enforcement"])
+            enforcement = Enforcement(row["enforcement"])
+            if new and enforcement is not Enforcement.BAN:
+                # More reports can mean the stricter counts: judge the same evidence again.
+                summary = self._summary(conn, account_id, row["baseline_seq"], row["policy_state"])
+                enforcement = self._judge(conn, account_id, enforcement, summary, row["reports"], now)
             return {"account_id": account_id, "reports": row["reports"], "new": new, "enforcement": enforcement.value}
 
         return await self._run(lambda conn: self._write(conn, tx))
@@ -396,10 +520,11 @@ class SQLiteStore(Store):
             row = self._ensure_account(conn, account_id)
             previous = Enforcement(row["enforcement"])
             last = conn.execute("SELECT coalesce(max(seq), 0) FROM decisions").fetchone()[0]
-            # The policy judges only what happens after a person looked at the account.
-            conn.execute("UPDATE accounts SET baseline_seq = ? WHERE account_id = ?", (last, account_id))
+            # The policy judges only what happens after a person looked at the account: a fresh summary.
+            conn.execute("UPDATE accounts SET baseline_seq = ?, enforcement = ?, policy_state = ? WHERE account_id = ?",
+                         (last, enforcement.value, dumps(LedgerSummary(self.policy).to_json()), account_id))
             ev = event(previous, enforcement, "manual override", (), ts=time.time(), actor=actor, note=note)
-            self._set(conn, account_id, ev)
+            self._event(conn, account_id, ev)
             return {"account_id": account_id, "enforcement": enforcement.value, "previous": previous.value, "event": ev}
 
         return await self._run(lambda conn: self._write(conn, tx))
