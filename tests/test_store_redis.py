@@ -130,3 +130,26 @@ async def test_contended_account_converges(rstore: RedisStore) -> None:
     states = await asyncio.gather(*(rstore.record(d) for d in ds))
     assert Enforcement.BAN in states
     assert (await rstore.account("hot"))["decisions_total"] == 60
+
+
+async def test_an_account_without_a_stored_summary_is_judged_from_its_ledger(rstore: RedisStore, prefix: str) -> None:
+    # As an older Tell left it: state and ledger, no policy summary.
+    for _ in range(4):
+        await rstore.record(automated("old"))
+    await rstore._r.hdel(f"{prefix}:{{acct:old}}:state", "policy")
+    assert await rstore.record(automated("old")) is Enforcement.BAN
+    assert "last 5 public writes" in (await rstore.events("old"))[0]["reason"]
+
+
+async def test_remembered_request_ids_are_capped_with_the_ledger(prefix: str) -> None:
+    from edge.enforcement import EnforcementPolicy
+
+    store = RedisStore(REDIS_URL, prefix=prefix, ledger_max=10, recent_max=10, policy=EnforcementPolicy(ledger_depth=10))
+    try:
+        for _ in range(15):
+            await store.record(human("a1"))
+            await store.record(human(None))
+        assert await store._r.zcard(f"{prefix}:{{acct:a1}}:rids") == 10
+        assert await store._r.zcard(f"{prefix}:{{{prefix}:decisions}}:rids") == 10
+    finally:
+        await store.close()

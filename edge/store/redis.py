@@ -9,11 +9,19 @@ Keys are shaped for Redis Cluster: everything about one account carries the hash
     <prefix>:{acct:<id>}:reports   hash: reporter id -> {"reason", "ts"}
     <prefix>:decisions             stream: recent decisions across accounts (XADD MAXLEN ~)
     <prefix>:review                sorted set: reported account -> report count
+    <prefix>:{acct:<id>}:rids      sorted set: request ids of the account's decisions -> seq (capped)
     <prefix>:{tok:<id>}            counter: uses of one token id (INCR + PEXPIRE in one script)
+    <prefix>:{<prefix>:decisions}:rids
+                                   sorted set: request ids of decisions without an account -> ms
+                                   (capped at recent_max; its hash tag is the stream's name, so the
+                                   two share a slot and one script writes both)
 
 Every change to an account goes through one optimistic transaction on its ``state`` key (WATCH,
 read, run the pure policy in Python, MULTI/EXEC, retry when another process got there first), so
 several processes recording for the same account never lose an update or skip an escalation.
+The policy reads the account's :class:`~edge.enforcement.LedgerSummary` from the state hash (field
+``policy``), not the ledger list, and a decision whose request id the account's ``rids`` already
+holds (a retry, a replayed write that had landed) is not stored or counted again.
 The global stream and the review index are other slots and are written right after the account's
 transaction; a crash between the two leaves the account correct and only that index behind.
 
@@ -31,8 +39,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, WatchError
 
 from edge.decision import Decision, Enforcement
-from edge.enforcement import DEFAULT_POLICY, EnforcementPolicy, assess, escalate, event, is_automated
-from edge.store import Store, StoreError
+from edge.enforcement import DEFAULT_POLICY, EnforcementPolicy, LedgerSummary, escalate, event, is_automated
+from edge.store import Store, StoreError, dumps, loads
 
 T = TypeVar("T")
 
@@ -43,11 +51,18 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
 
+# A decision without an account: remembered by request id and appended to the stream in one step,
+# so a replay of it is not appended twice. Both keys are in the stream's slot (see the key layout).
+_RECORD_UNOWNED = """
+if redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2]) == 0 then return 0 end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'd', ARGV[1])
+return 1
+"""
+
 _MAX_RETRIES = 64
 
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+_dumps = dumps
 
 
 class RedisStore(Store):
@@ -76,6 +91,7 @@ class RedisStore(Store):
         self._r = aioredis.Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout_s,
                                           socket_connect_timeout=connect_timeout_s)
         self._use_token = self._r.register_script(_USE_TOKEN)
+        self._record_unowned = self._r.register_script(_RECORD_UNOWNED)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -85,6 +101,10 @@ class RedisStore(Store):
     @property
     def _stream(self) -> str:
         return f"{self.prefix}:decisions"
+
+    @property
+    def _unowned_rids(self) -> str:
+        return f"{self.prefix}:{{{self.prefix}:decisions}}:rids"
 
     @property
     def _review(self) -> str:
@@ -124,7 +144,15 @@ class RedisStore(Store):
         if n <= 0:
             return []
         raw = await pipe.lrange(self._acct(account_id, "ledger"), 0, n - 1)
-        return [Decision.from_json(json.loads(x)) for x in raw]
+        return [Decision.from_json(loads(x)) for x in raw]
+
+    async def _summary(self, pipe: Any, account_id: str, state: dict[str, str]) -> LedgerSummary:
+        """The stored summary, or one rebuilt from the ledger since the baseline (an account recorded
+        by an older Tell, or a policy of another shape)."""
+        summary = LedgerSummary.from_json(loads(state["policy"]) if state.get("policy") else None, self.policy)
+        if summary is None:
+            summary = LedgerSummary.rebuild(await self._ledger_since_baseline(pipe, account_id, state), self.policy)
+        return summary
 
     def _queue_event(self, pipe: Any, account_id: str, ev: dict[str, Any]) -> None:
         key = self._acct(account_id, "events")
@@ -137,39 +165,56 @@ class RedisStore(Store):
     # -- Store ------------------------------------------------------------------------------
 
     async def record(self, decision: Decision) -> Enforcement:
-        doc = decision.to_json()
-        body = _dumps(doc)
+        body = _dumps(decision.to_json())
         automated = is_automated(decision, self.policy)
-        enforcement = Enforcement.NONE
-        if decision.account_id is not None:
-            acct = decision.account_id
+        if decision.account_id is None:
+            await self._call(self._record_unowned(
+                keys=[self._stream, self._unowned_rids],
+                args=[body, decision.request_id, int(time.time() * 1000), self.recent_max]))
+            return Enforcement.NONE
+        acct = decision.account_id
+        rids = self._acct(acct, "rids")
 
-            async def tx(pipe: Any, state: dict[str, str]) -> Enforcement:
-                current = Enforcement(state.get("enforcement", "none"))
-                change = None
-                if current is not Enforcement.BAN:
+        async def tx(pipe: Any, state: dict[str, str]) -> tuple[Enforcement, bool]:
+            current = Enforcement(state.get("enforcement", "none"))
+            if await pipe.zscore(rids, decision.request_id) is not None:
+                # Recorded already (a retry, a replayed write that had landed): stored and counted once.
+                await pipe.unwatch()
+                return current, False
+            seq = int(state.get("seq", 0)) + 1
+            fields: dict[str, Any] = {
+                "seq": seq,
+                "decisions": int(state.get("decisions", 0)) + 1,
+                "automated": int(state.get("automated", 0)) + int(automated),
+                "max_score": max(float(state.get("max_score", 0.0)), decision.score),
+                "first_ts": state.get("first_ts", decision.ts),
+                "last_ts": decision.ts,
+                "enforcement": current.value,
+            }
+            change = None
+            if current is not Enforcement.BAN:  # a banned account's summary is not needed until an override
+                summary = LedgerSummary.from_json(loads(state["policy"]) if state.get("policy") else None, self.policy)
+                if summary is None:
                     ledger = [decision, *await self._ledger_since_baseline(pipe, acct, state, extra=1)]
-                    change = escalate(current, assess(ledger, reports=int(state.get("reports", 0)), policy=self.policy))
-                pipe.multi()
-                pipe.lpush(self._acct(acct, "ledger"), body)
-                pipe.ltrim(self._acct(acct, "ledger"), 0, self.ledger_max - 1)
-                fields = {
-                    "seq": int(state.get("seq", 0)) + 1,
-                    "decisions": int(state.get("decisions", 0)) + 1,
-                    "automated": int(state.get("automated", 0)) + int(automated),
-                    "max_score": max(float(state.get("max_score", 0.0)), decision.score),
-                    "first_ts": state.get("first_ts", decision.ts),
-                    "last_ts": decision.ts,
-                    "enforcement": current.value,
-                }
-                if change is not None:
-                    fields["enforcement"] = change.enforcement.value
-                    self._queue_event(pipe, acct, event(current, change.enforcement, change.reason, change.request_ids, ts=time.time()))
-                pipe.hset(self._acct(acct, "state"), mapping=fields)
-                return Enforcement(fields["enforcement"])
+                    summary = LedgerSummary.rebuild(ledger, self.policy)
+                else:
+                    summary.add(decision, self.policy, automated)
+                change = escalate(current, summary.assess(reports=int(state.get("reports", 0)), policy=self.policy))
+                fields["policy"] = _dumps(summary.to_json())
+            pipe.multi()
+            pipe.lpush(self._acct(acct, "ledger"), body)
+            pipe.ltrim(self._acct(acct, "ledger"), 0, self.ledger_max - 1)
+            pipe.zadd(rids, {decision.request_id: seq})
+            pipe.zremrangebyrank(rids, 0, -self.ledger_max - 1)
+            if change is not None:
+                fields["enforcement"] = change.enforcement.value
+                self._queue_event(pipe, acct, event(current, change.enforcement, change.reason, change.request_ids, ts=time.time()))
+            pipe.hset(self._acct(acct, "state"), mapping=fields)
+            return Enforcement(fields["enforcement"]), True
 
-            enforcement = await self._call(self._transact(acct, tx))
-        await self._call(self._r.xadd(self._stream, {"d": body}, maxlen=self.recent_max, approximate=True))
+        enforcement, fresh = await self._call(self._transact(acct, tx))
+        if fresh:
+            await self._call(self._r.xadd(self._stream, {"d": body}, maxlen=self.recent_max, approximate=True))
         return enforcement
 
     async def enforcement(self, account_id: str) -> Enforcement:
@@ -237,12 +282,15 @@ class RedisStore(Store):
             now = time.time()
             count += 1
             change = None
+            summary = None
             if current is not Enforcement.BAN:
-                ledger = await self._ledger_since_baseline(pipe, account_id, state)
-                change = escalate(current, assess(ledger, reports=count, policy=self.policy))
+                summary = await self._summary(pipe, account_id, state)
+                change = escalate(current, summary.assess(reports=count, policy=self.policy))
             pipe.multi()
             pipe.hset(reports_key, reporter_id, _dumps({"reason": reason, "ts": now}))
             fields: dict[str, Any] = {"reports": count, "last_report_ts": now, "enforcement": current.value}
+            if summary is not None:
+                fields["policy"] = _dumps(summary.to_json())
             if change is not None:
                 fields["enforcement"] = change.enforcement.value
                 self._queue_event(pipe, account_id, event(current, change.enforcement, change.reason, change.request_ids, ts=now))
@@ -290,6 +338,7 @@ class RedisStore(Store):
                 "enforcement": enforcement.value,
                 "baseline": int(state.get("seq", 0)),
                 "seq": int(state.get("seq", 0)),
+                "policy": _dumps(LedgerSummary(self.policy).to_json()),
             })
             self._queue_event(pipe, account_id, ev)
             return {"account_id": account_id, "enforcement": enforcement.value, "previous": previous.value, "event": ev}
