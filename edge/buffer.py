@@ -58,6 +58,7 @@ class LedgerBuffer:
         self.cfg = cfg
         self._pending: collections.deque[Decision] = collections.deque()
         self._late = 0
+        self._inflight: Decision | None = None  # the buffered decision the replay task is writing now
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -71,15 +72,16 @@ class LedgerBuffer:
     # -- state -------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._pending)
+        """Decisions not yet in the store: those waiting, and the one being replayed right now."""
+        return len(self._pending) + (self._inflight is not None)
 
     @property
     def degraded(self) -> bool:
         """True while decisions are waiting for the store (new ones then queue behind them)."""
-        return bool(self._pending) or self._late >= MAX_LATE_WRITES
+        return len(self) > 0 or self._late >= MAX_LATE_WRITES
 
     def stats(self) -> dict[str, int | bool]:
-        return {"buffered": len(self._pending), "dropped": self.dropped, "replayed": self.replayed,
+        return {"buffered": len(self), "dropped": self.dropped, "replayed": self.replayed,
                 "buffered_total": self.buffered_total, "late_writes": self._late, "degraded": self.degraded}
 
     # -- the write path ----------------------------------------------------------------------
@@ -88,7 +90,7 @@ class LedgerBuffer:
         """Record through the store, or buffer and raise ``StoreUnavailable``."""
         if self.degraded:
             self._add(decision)
-            raise StoreUnavailable(f"store outage in progress; {len(self._pending)} decisions buffered")
+            raise StoreUnavailable(f"store outage in progress; {len(self)} decisions buffered")
         task = asyncio.ensure_future(self.store.record(decision))
         try:
             # shield: a timeout (or the request being cancelled) must not cancel a write that may
@@ -129,7 +131,7 @@ class LedgerBuffer:
             self._outage(exc)
 
     def _add(self, decision: Decision) -> None:
-        if self.cfg.buffer_max and len(self._pending) >= self.cfg.buffer_max:
+        if self.cfg.buffer_max and len(self) >= self.cfg.buffer_max and self._pending:
             self._pending.popleft()
             self.dropped += 1
             # Logged at the first drop and then every 1000th: an outage must not flood the log.
@@ -161,10 +163,11 @@ class LedgerBuffer:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            d = self._pending.popleft()
+            d = self._inflight = self._pending.popleft()
             try:
                 await self.store.record(d)
             except STORE_FAULTS as exc:
+                self._inflight = None
                 # Back to the front, unless the buffer filled meanwhile (then it is the oldest: dropped).
                 if self.cfg.buffer_max and len(self._pending) >= self.cfg.buffer_max:
                     self.dropped += 1
@@ -175,6 +178,7 @@ class LedgerBuffer:
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.cfg.retry_max_s)
                 continue
+            self._inflight = None
             self.replayed += 1
             delay = self.cfg.retry_initial_s
 
@@ -188,11 +192,11 @@ class LedgerBuffer:
             await asyncio.wait_for(self._drained.wait(), timeout)
         except asyncio.TimeoutError:
             return False
-        return not self._pending
+        return len(self) == 0
 
     async def stop(self, flush_s: float = 0.0) -> None:
         """Give the store ``flush_s`` to take what is buffered, then stop the replay task."""
-        if self._pending and flush_s > 0:
+        if len(self) and flush_s > 0:
             await self.wait_drained(flush_s)
         if self._task is not None:
             self._task.cancel()
@@ -201,8 +205,8 @@ class LedgerBuffer:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        if self._pending:
-            log.error("shutting down with %d buffered decisions the store did not take: they are lost", len(self._pending))
+        if len(self):
+            log.error("shutting down with %d buffered decisions the store did not take: they are lost", len(self))
 
 
 BUFFER = web.AppKey("tell_ledger_buffer", LedgerBuffer)

@@ -275,6 +275,27 @@ async def test_a_late_write_that_fails_is_buffered_and_replayed():
     await buf.stop()
 
 
+async def test_the_decision_being_replayed_still_counts_as_buffered():
+    """While the replay task is writing the oldest buffered decision it is still not in the store:
+    it counts in len() and keeps the buffer degraded, so a new decision queues behind it."""
+    store = FlakyStore()
+    buf = LedgerBuffer(store, LedgerConfig(retry_initial_s=0.01, retry_max_s=0.02))
+    store.up = False
+    for i in range(3):
+        with pytest.raises(StoreUnavailable):
+            await buf.write(_decision(i))
+    store.up, store.delay = True, 0.3
+    buf.start()
+    await asyncio.sleep(0.05)  # the replay task has taken d000 and is writing it
+    assert store.ledger == [] and len(buf) == 3 and buf.degraded, buf.stats()
+    with pytest.raises(StoreUnavailable, match="outage in progress"):
+        await buf.write(_decision(3))
+    store.delay = 0.0
+    assert await buf.wait_drained(5)
+    assert store.ledger == ["d000", "d001", "d002", "d003"]
+    await buf.stop()
+
+
 async def test_shutdown_flushes_what_the_store_will_take():
     store = FlakyStore()
     buf = LedgerBuffer(store, LedgerConfig(retry_initial_s=0.01, retry_max_s=0.05))
