@@ -7,6 +7,9 @@ writes down with it. Each resource a connection holds has a bound (``[limits]``,
   complete request head has arrived when the timer fires (``keepalive_timeout_s``), however the
   bytes trickle in. Line, field and header-count limits are the parser's (``max_line_size``,
   ``max_field_size``, ``max_headers``): over them is a 400 from the parser, before Tell code runs.
+  Those answers, like any error aiohttp produces outside a handler (a 500 from an unexpected
+  exception, a handler timeout), are JSON like every other Tell error (:class:`JsonErrorHandler`), and a
+  malformed request is logged at debug, not as an exception with a traceback per request.
 * **Request body**: :func:`body_deadline` gives the whole body ``body_timeout_s`` to arrive; a body
   still trickling then is cut off with a JSON 408 and the connection closed.
 * **Connections**: :class:`GuardedSite` serves at most ``max_connections`` at once. At the cap a new
@@ -26,6 +29,7 @@ import time
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from edge.config import Config, LimitsConfig
 
@@ -130,6 +134,38 @@ def _waiting_for_request(handler: Any) -> bool:
             and not getattr(handler, "_messages", True))
 
 
+_ERROR_CODES = {400: "bad_request", 408: "request_timeout", 413: "payload_too_large",
+                431: "request_header_fields_too_large", 500: "internal_error", 504: "timeout"}
+
+
+class JsonErrorHandler(RequestHandler):
+    """aiohttp's connection handler, with errors answered outside the app (the HTTP parser refusing
+    a request, an exception no handler caught, a handler timeout) as JSON ``{"error", "detail"}``
+    like every other Tell error, instead of aiohttp's plain text.
+
+    A 5xx still goes to the server's log with its traceback and tells the client nothing more; a
+    malformed request (4xx) is the client's doing and is logged at debug only, so a flood of them
+    cannot flood the log.
+    """
+
+    __slots__ = ()
+
+    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if status >= 500:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+            detail = "the server could not answer this request"
+        else:
+            log.debug("malformed request from %s refused (%d): %s", request.remote, status, message or exc)
+            detail = (message or (str(exc) if exc else "") or "malformed request").strip()[:300]
+        if request.writer.output_size > 0:  # part of a response is out already: the connection is broken
+            raise ConnectionError("response already started, cannot send the error")
+        body = json.dumps({"error": _ERROR_CODES.get(status, "error"), "detail": detail})
+        resp = web.Response(status=status, text=body, content_type="application/json")
+        resp.force_close()
+        return resp
+
+
 class GuardedSite(web.TCPSite):
     """A TCP listener that serves at most ``max_connections`` connections at once (see module doc)."""
 
@@ -155,7 +191,8 @@ class GuardedSite(web.TCPSite):
                 if self.evicted == 1 or self.evicted % 1000 == 0:
                     log.warning("connection limit (%d) reached: displaced %d waiting connections so far",
                                 self.max_connections, self.evicted)
-            return server()
+            # What web.Server.__call__ builds, with the JSON error answers.
+            return JsonErrorHandler(server, loop=server._loop, **server._kwargs)
 
         return factory
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 
 import aiohttp
@@ -144,8 +145,22 @@ async def test_oversized_heads_are_refused_by_the_parser(tmp_path, head):
     async with listening(tmp_path) as site:
         raw, _ = await _exchange(site.port, head)
         assert 400 <= _status(raw) < 500
+        body = _json(raw)  # JSON naming the problem, like every Tell error, not aiohttp's plain text
+        assert body["error"] in ("bad_request", "request_header_fields_too_large") and body["detail"], body
         ok, _ = await _exchange(site.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert _status(ok) == 200
+
+
+@pytest.mark.parametrize("head", [b"GARBAGE\r\n\r\n", b"POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"],
+                         ids=["not-http", "bad-content-length"])
+async def test_garbage_is_refused_with_json(tmp_path, head, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with listening(tmp_path) as site:
+        raw, _ = await _exchange(site.port, head)
+    assert _status(raw) == 400 and b"application/json" in raw.split(b"\r\n\r\n", 1)[0]
+    assert _json(raw)["error"] == "bad_request"
+    # the client's mistake is not the server's error: no traceback in the log
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
 
 
 # --- connections ---------------------------------------------------------------------------------
