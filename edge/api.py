@@ -23,6 +23,7 @@ from edge.service import ENGINE, STATUS, decide_write, decision_headers, request
 
 STATIC = Path(__file__).resolve().parent / "static"
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
+TOKEN_COOKIE = "tell_token"  # set by the collector next to the header and the form field
 
 
 def json_error(status: int, error: str, detail: str, field: str | None = None, **headers: str) -> web.Response:
@@ -127,7 +128,10 @@ async def decide(request: web.Request) -> web.Response:
     try:
         d = await decide_write(
             request.app, action, info,
-            token=h.get("X-Tell-Token"),
+            # The tell_token cookie (set by the collector) is for plain form posts behind a gateway that
+            # forwards headers only: the form's tell_token field never gets here. It is a token like any
+            # other, bound to the tell_sid session cookie, so a copied cookie alone is refused.
+            token=h.get("X-Tell-Token") or request.cookies.get(TOKEN_COOKIE) or None,
             inline_telemetry=h.get("X-Tell-Telemetry"),
             inline_source="X-Tell-Telemetry",
             account_id=account,

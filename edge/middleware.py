@@ -19,6 +19,7 @@ from edge.challenge import Challenge
 from edge.challenge import issue as issue_challenge
 from edge.challenge import page as challenge_page
 from edge.decision import ACTIONS, Decision, Verdict
+from edge.api import TOKEN_COOKIE
 from edge.keys import CONFIG, DECISION
 from edge.service import STATUS, decide_write, decision_headers, request_info
 
@@ -54,6 +55,8 @@ def guard(protect: Mapping[str, str], *, account: AccountResolver | None = None)
             token = token or _field(form.get("tell_token"))
             inline = _field(form.get("tell_telemetry"))
             clearance = clearance or _field(form.get("tell_clearance"))
+        # Last, the collector's tell_token cookie: bound to tell_sid like the header and the field.
+        token = token or request.cookies.get(TOKEN_COOKIE) or None
         account_id = None
         if account is not None:
             account_id = account(request)
