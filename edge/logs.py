@@ -10,13 +10,14 @@ Tell token (``v1.<kid>.<claims>.<mac>``) that slips into a message.
 """
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
 import re
 import sys
 import time
 from typing import Any, Iterable, TextIO
+
+import orjson
 
 from edge.decision import Decision
 
@@ -29,6 +30,9 @@ _PATTERNS = (
     (re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']+"), r"\1 ***"),
     (re.compile(r"(?i)\b(tell_admin|tell_sid|tell_token|password)=[^\s,;\"'&]+"), r"\1=***"),
 )
+# Cheap first look: a line none of whose strings contains one of these needs no substitution, and
+# most lines (every decision line) have none, so the patterns above run only when one might match.
+_MAYBE = re.compile(r"v1\.|(?i:bearer|tell_admin=|tell_sid=|tell_token=|password=)")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -59,7 +63,10 @@ class Redact(logging.Filter):
 
     def scrub(self, text: str) -> str:
         for s in self.secrets:
-            text = text.replace(s, "***")
+            if s in text:
+                text = text.replace(s, "***")
+        if _MAYBE.search(text) is None:
+            return text
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
         return text
@@ -76,10 +83,16 @@ class Redact(logging.Filter):
 class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg", ...extras}`` on one line; extras are the ``extra=`` keys."""
 
+    _second = -1
+    _stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # one strftime a second, not one per decision line
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         out: dict[str, Any] = {
             "ts": round(record.created, 6),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -89,7 +102,12 @@ class JsonFormatter(logging.Formatter):
                 out[k] = v
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str, separators=(",", ":"))
+        try:
+            return orjson.dumps(out, default=str).decode()
+        except TypeError:  # an extra orjson cannot take (an int past 64 bits, a non-string key)
+            import json
+
+            return json.dumps(out, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 _HANDLER_NAME = "tell-json"

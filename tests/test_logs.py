@@ -125,3 +125,16 @@ def test_config_section_and_environment(tmp_path):
     cfg = load_config(env={"TELL_LOG_LEVEL": "warning", "TELL_LOG_DESTINATION": str(tmp_path / "x.log")})
     assert (cfg.log.level, cfg.log.destination) == ("warning", str(tmp_path / "x.log"))
     assert load_config(env={}).log.level == "info"
+
+
+@pytest.mark.parametrize("text", [
+    "decision", "account bot_42 blocked", "Authorization: BEARER abc.def", "x tell_sid=0123456789abcdef&y=1",
+    "PASSWORD=hunter2", "v1.k1.AAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBB", "s3cr3t-s3cr3t in the middle", "v1.short",
+])
+def test_the_fast_path_of_redaction_changes_nothing_it_should_not(text):
+    from edge.logs import _PATTERNS, Redact
+
+    slow = text.replace("s3cr3t-s3cr3t", "***")
+    for pattern, replacement in _PATTERNS:
+        slow = pattern.sub(replacement, slow)
+    assert Redact(["s3cr3t-s3cr3t"]).scrub(text) == slow
