@@ -1,13 +1,17 @@
 """What the collector costs a page, measured in Chromium: ``python bench/collector_cost.py [--runs N]``.
 
 * size: ``edge/static/collector.js`` gzipped (level 9), against the 12 KB budget;
-* load: main-thread script time the collector adds to a page load, idle-time iframe/Worker probes
-  included — CDP ``Performance.getMetrics`` ScriptDuration of a page with the collector minus the same
-  page without it (median of N loads), and the evaluation of the script itself
+* load: main-thread script time the collector adds to a page load, until the page is used — CDP
+  ``Performance.getMetrics`` ScriptDuration of a page with the collector minus the same page without
+  it (median of N loads, 600 ms after ``load``), and the evaluation of the script itself
   (``performance.measure`` around the inline script, in a Chromium with no DevTools client);
+* first input: the deferred probes (CDP, iframe, WebGL, Worker, permissions), which start in idle
+  callbacks once the page gets its first input event — ScriptDuration added by one CDP mouse move,
+  with minus without. They are not skipped, only moved out of the load: this row is their cost;
 * load, from a trace of a Chromium with no DevTools client: the script's evaluation and the deferred
-  probes it runs in idle callbacks after ``load``, each as wall and as thread CPU time (CPU time is
-  steadier than wall time on a shared machine, and shows what is waiting on the GPU process);
+  probes (the page dispatches one mousemove 300 ms after ``load`` to start them), each as wall and as
+  thread CPU time (CPU time is steadier than wall time on a shared machine, and shows what is waiting
+  on the GPU process);
 * per event: trusted events sent through CDP ``Input.dispatch*`` (as a person's would arrive), the
   ScriptDuration they add with vs without the collector, per event; and untrusted events dispatched
   from page script, timed with ``performance.now()`` (an upper bound: on untrusted events the
@@ -52,8 +56,8 @@ def measure(runs: int, events: int) -> dict:
 
     source = COLLECTOR.read_text(encoding="utf-8")
     pages = {"/with": page_html(True, source), "/without": page_html(False, source)}
-    out: dict = {"load": {"with": [], "without": []}, "eval": [], "trusted": {"with": [], "without": []},
-                 "untrusted": {"with": [], "without": []}}
+    out: dict = {"load": {"with": [], "without": []}, "first_input": {"with": [], "without": []}, "eval": [],
+                 "trusted": {"with": [], "without": []}, "untrusted": {"with": [], "without": []}}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM if os.path.exists(CHROMIUM) else None, args=ARGS)
         try:
@@ -66,10 +70,18 @@ def measure(runs: int, events: int) -> dict:
                     cdp = context.new_cdp_session(page)
                     cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
                     page.goto(f"{ORIGIN}/{kind}")
-                    page.wait_for_timeout(600)  # idle: the iframe and Worker probes have run
+                    page.wait_for_timeout(600)  # idle, nobody has used the page: the deferred probes wait
                     out["load"][kind].append(script_ms(cdp))
                     if kind == "with":
                         out["eval"].append(page.evaluate("performance.getEntriesByName('collector')[0].duration"))
+                    # The first input starts the deferred probes (idle callbacks): their cost, separately,
+                    # and before the per-event figures, which they would otherwise inflate.
+                    before = script_ms(cdp)
+                    cdp.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": 5, "y": 5})
+                    page.wait_for_timeout(600)
+                    if kind == "with":
+                        page.wait_for_function("Tell.collect().probes.ctx_done.length === 2", timeout=10_000)
+                    out["first_input"][kind].append(script_ms(cdp) - before)
                     if i < 3:  # per-event costs: a few pages are enough (thousands of events each)
                         before = script_ms(cdp)
                         for j in range(events):
@@ -145,6 +157,8 @@ def plain_loads(body: bytes, loads: int, flags: tuple[str, ...] = (), done=None)
 
 BEACON = ("<script>addEventListener('load', () => setTimeout(() => fetch('/r', {method: 'POST', body: String(%s)})"
           ".then((r) => { if (r.status === 204) location.search = '?' + Date.now(); }), 700))</script>")
+# A first input, after the load: it starts the collector's deferred probes (idle callbacks).
+FIRST_INPUT = "<script>addEventListener('load', () => setTimeout(() => dispatchEvent(new MouseEvent('mousemove')), 300))</script>"
 
 
 def eval_without_cdp(loads: int) -> list[float]:
@@ -159,7 +173,8 @@ def trace_without_cdp(loads: int) -> list[dict]:
     """Main-thread time attributable to the collector, from a trace of a Chromium with no DevTools client
     (startup tracing, ``devtools.timeline``): per load, the ``EvaluateScript`` of the collector's inline
     script (compile and run; not the HTML parser's tokenising of its text) and every ``FireIdleCallback``
-    (the collector's deferred probes: the page schedules no other) until the next load — each as wall
+    (the collector's deferred probes, started by a synthetic mousemove 300 ms after ``load``; the page
+    schedules no other) until the next load — each as wall
     time and as thread CPU time. Wall time includes waiting on other processes, such as the GPU process
     while a WebGL context is created."""
     import json
@@ -168,7 +183,7 @@ def trace_without_cdp(loads: int) -> list[dict]:
     html = page_html(True, COLLECTOR.read_text(encoding="utf-8"))
     at = html.index("<script>", html.index("performance.mark('c0')")) + len("<script>")
     line, column = html.count("\n", 0, at) + 1, at - (html.rfind("\n", 0, at) + 1) + 1  # as the trace counts
-    body = html.replace("</body>", BEACON % "1" + "</body>").encode()
+    body = html.replace("</body>", FIRST_INPUT + BEACON % "1" + "</body>").encode()
     seconds = int(8 + 2 * (loads + 1))  # the trace is written when it ends: longer than the loads take
     with tempfile.TemporaryDirectory(prefix="tell-trace-", ignore_cleanup_errors=True) as tmp:
         path = os.path.join(tmp, "trace.json")
@@ -244,6 +259,7 @@ def report(runs: int, events: int) -> tuple[str, bool]:
     m = measure(runs, events)
     med = statistics.median
     load_ms = med(m["load"]["with"]) - med(m["load"]["without"])
+    first_input_ms = med(m["first_input"]["with"]) - med(m["first_input"]["without"])
     eval_ms = med(m["eval"])
     plain = eval_without_cdp(runs)
     plain_ms = med(plain) if plain else float("nan")
@@ -255,11 +271,14 @@ def report(runs: int, events: int) -> tuple[str, bool]:
     untrusted_us = (med(m["untrusted"]["with"]) - med(m["untrusted"]["without"])) * 1000
     rows = [
         ("size, gzip -9", f"{gz / 1024:.1f} KB ({len(raw) / 1024:.1f} KB raw)", "≤ 12 KB", gz <= BUDGET_GZIP),
-        ("main-thread script time at load under Playwright (ScriptDuration with − without, idle probes included)", f"{load_ms:.2f} ms", "", None),
+        ("main-thread script time at load under Playwright (ScriptDuration with − without, 600 ms after load, no input yet)",
+         f"{load_ms:.2f} ms", "≤ 3 ms", load_ms <= BUDGET_LOAD_MS),
+        ("deferred probes, started by the first input (ScriptDuration of one CDP mouse move, with − without; idle callbacks)",
+         f"{first_input_ms:.2f} ms", "", None),
         ("evaluating the script, no DevTools client attached (plain Chromium, warm)", f"{plain_ms:.2f} ms", "≤ 3 ms", plain_ms <= BUDGET_LOAD_MS),
         ("evaluating the script, no DevTools client, from a trace (compile and run; wall / thread CPU)",
          f"{traced_ms('eval_wall'):.2f} / {traced_ms('eval_cpu'):.2f} ms", "", None),
-        (f"deferred probes after load, no DevTools client ({traced[0]['callbacks'] if traced else '?'} idle callbacks, trace; wall / thread CPU)",
+        (f"deferred probes after the first input, no DevTools client ({traced[0]['callbacks'] if traced else '?'} idle callbacks, trace; wall / thread CPU)",
          f"{traced_ms('idle_wall'):.2f} / {traced_ms('idle_cpu'):.2f} ms", "", None),
         ("evaluating the script under Playwright (Runtime enabled: console probe serialised)", f"{eval_ms:.2f} ms", "", None),
         ("per trusted event (CDP mousemove/keydown/keyup, ScriptDuration with − without)", f"{trusted_us:.1f} µs", "", None),

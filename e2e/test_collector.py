@@ -65,6 +65,7 @@ class Capture:
     content_types: list[str] = field(default_factory=list)
     forms: list[dict] = field(default_factory=list)
     form_queries: list[str] = field(default_factory=list)
+    form_cookies: list[str | None] = field(default_factory=list)
     writes: list[dict] = field(default_factory=list)
 
     def last(self) -> dict:
@@ -102,6 +103,7 @@ def make_app(cap: Capture) -> web.Application:
     async def submit(request: web.Request) -> web.Response:
         cap.forms.append(dict(await request.post()))
         cap.form_queries.append(request.query_string)
+        cap.form_cookies.append(request.cookies.get("tell_token"))
         return web.Response(text='<p id="done">ok</p>', content_type="text/html")
 
     async def write(request: web.Request) -> web.Response:
@@ -625,6 +627,7 @@ def test_markers_show_playwright(open_page, cap: Capture):
 
 def test_probes_are_present_and_quiet_on_a_clean_page(open_page, cap: Capture):
     page = open_page()
+    page.mouse.move(5, 5)  # the page is in use: the deferred probes run in idle time
     page.wait_for_function("Tell.collect().probes.ctx_done.length === 2")
     send(page)
     t = cap.last()
@@ -667,6 +670,7 @@ STEALTH_INIT = """
 
 def test_lies_name_the_natives_a_stealth_script_replaced(open_page, cap: Capture):
     page = open_page(STEALTH_INIT)
+    page.mouse.move(5, 5)
     page.wait_for_function("Tell.collect().probes.ctx_done.length === 2")
     send(page)
     t = cap.last()
@@ -695,6 +699,43 @@ def test_dom_artefacts_of_agents_are_found(open_page, cap: Capture):
                         "__stagehandV3Injected", "shadow_forced_open"]
     assert "attachShadow" in p["lies"]
     assert "__stagehandV3Injected" in cap.last()["markers"]["globals"]
+
+
+def test_costly_probes_wait_until_the_page_is_used(open_page):
+    """Nothing costly at load: the iframe, WebGL and Worker probes start with the first input."""
+    page = open_page()
+    page.wait_for_timeout(800)
+    assert page.evaluate("Tell.collect().probes.ctx_done") == []
+    page.mouse.move(40, 40)
+    page.wait_for_function("Tell.collect().probes.ctx_done.length === 2", timeout=10_000)
+
+
+def test_a_send_before_any_input_still_carries_every_probe(open_page, cap: Capture):
+    """A script that never touches the page and sends at once: the token is issued on all the probes."""
+    page = open_page(STEALTH_INIT)
+    send(page)
+    t = cap.last()
+    p = t["probes"]
+    assert sorted(p["ctx_done"]) == ["iframe", "worker"]
+    assert "worker.hw_concurrency" in p["ctx_mismatch"]
+    assert {"webdriver", "hardwareConcurrency", "WebGL.getParameter", "Function.toString"} <= set(p["lies"])
+    assert "prepare_stack_trace" in p["cdp"]
+    assert t["markers"]["perm_query"] is not None and t["device"]["webgl_renderer"]
+
+
+def test_each_token_is_also_a_short_lived_strict_first_party_cookie(open_page, cap: Capture):
+    page = open_page()
+    answer = send(page)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "tell_token")
+    assert cookie["value"] == answer["token"] == "tok-1"
+    assert cookie["path"] == "/" and cookie["sameSite"] == "Strict" and cookie["secure"] is False  # http page
+    assert 0 < cookie["expires"] - time.time() <= 300, "no longer than the token's lifetime"
+    send(page)
+    assert [c["value"] for c in page.context.cookies() if c["name"] == "tell_token"] == ["tok-2"]
+    page.fill("#name", "Ada")
+    page.click("#go")
+    page.wait_for_selector("#done")
+    assert cap.form_cookies == [cap.tokens[-1]], "the plain form post carries the fresh token as a cookie"
 
 
 def test_tampered_natives_are_reported_and_sending_still_works(open_page, cap: Capture):

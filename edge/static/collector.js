@@ -1,6 +1,5 @@
 /*! Tell collector, telemetry schema v1. Contract: docs/telemetry.md; embedding, privacy, cost: docs/collector.md.
- * Plain JS, no build step, at most 12 KB gzipped (tests/test_collector_static.py): hence the minimal msgpack
- * writer below, not a library (we only write nil, bool, int, float64, str, array and map).
+ * Plain JS, no build step, at most 12 KB gzipped (tests/test_collector_static.py): hence our own msgpack writer.
  * Privacy: no typed character, field value or clipboard text enters the buffer: keys become a class
  * letter, text fields a length.
  */
@@ -8,8 +7,8 @@
   'use strict';
   if (window.Tell && window.Tell.v) return; // loaded twice: keep the first instance and its listeners
 
-  // ---- Natives, snapshotted before any later page code can swap them -------------------------
-  // We call these snapshots (never the live globals) and report the ones that are not native.
+  // ---- Natives, snapshotted before any later page code can swap them
+  // We call these, never the live globals, and report those that are not native.
   var FTS = Function.prototype.toString;
   var perf = window.performance;
   var NATIVES = [ // [reported name, its native function name, current reference]
@@ -57,13 +56,13 @@
     catch (e) { return false; }
   }
 
-  // ---- Probe bookkeeping: a failing probe is a signal, never a crash -----------------------------
+  // ---- Probe bookkeeping: a failing probe is a signal, never a crash
   var errors = {};
   function probe(name, fn, dflt) {
     try { return fn(); } catch (e) { errors[name] = 1; return dflt; }
   }
 
-  // ---- Event buffer ------------------------------------------------------------------------------
+  // ---- Event buffer
   // Amortised ring: trim in batches, keep the newest MAX_EVENTS at collect time.
   var buf = [], total = 0, lastT = 0, lastTrustedT = -1e9, untrustedAfterTrusted = 0, pwEvents = 0;
   var stackMarks = {};
@@ -134,8 +133,7 @@
     while ((m = STACK_RE.exec(s))) stackMarks[m[0]] = 1;
   }
 
-  // [DOM event, kind, record(event, kind, time, trusted bit)]: one array per event. Handlers are cheap:
-  // no layout reads except on mousedown.
+  // [DOM event, kind, record(event, kind, time, trusted bit)]. Cheap: no layout read but on mousedown.
   var HANDLERS = [
     ['mousemove', 'mm', function (e, k, t, b) {
       return [k, t, b, r1(e.clientX), r1(e.clientY), r1(e.movementX), r1(e.movementY), r1(e.screenX), r1(e.screenY)];
@@ -174,9 +172,12 @@
     ['change', null]
   ];
   var LISTEN = { capture: true, passive: true };
+  // Events of a page in use (not focus or scroll: a page's load fires those).
+  var IN_USE = /^(mouse|pointer|key|touch|input|paste|click)/;
   HANDLERS.forEach(function (h) {
-    var type = h[0], kind = h[1], record = h[2];
+    var type = h[0], kind = h[1], record = h[2], wakes = IN_USE.test(type);
     addEL.call(window, type, function (e) {
+      if (wakes && !inUse) startLazy();
       try {
         var trusted = e.isTrusted, t = stamp();
         if (trusted) lastTrustedT = t;
@@ -196,7 +197,7 @@
   addEL.call(window, '__playwright_mark_target__', pwEvent, LISTEN);
   addEL.call(window, '__playwright_reset_targets__', pwEvent, LISTEN);
 
-  // ---- Device ------------------------------------------------------------------------------------
+  // ---- Device
   // A WebGL context is the costliest thing here: one, 1x1, serves the page and the iframe probe.
   var glCache;
   function glCanvas() {
@@ -254,7 +255,7 @@
     };
   }
 
-  // ---- Markers -----------------------------------------------------------------------------------
+  // ---- Markers
   var GLOBALS = ('__playwright__binding__ __pwInitScripts __playwright_evaluation_script__ ' +
     '__puppeteer_evaluation_script__ _phantom callPhantom __nightmare domAutomation ' +
     'domAutomationController __webdriver_evaluate __selenium_evaluate __selenium_unwrapped ' +
@@ -290,10 +291,9 @@
     };
   }
 
-  // ---- Probes: CDP presence ------------------------------------------------------------------------
-  // An attached DevTools client with the Runtime domain enabled (Playwright, Puppeteer, CDP tools, an
-  // open DevTools window) serialises console arguments, and that reads properties a plain console
-  // call does not. console.debug, because DevTools hides the "verbose" level by default.
+  // ---- Probes: CDP presence
+  // A DevTools client with Runtime enabled (Playwright, Puppeteer, CDP tools, open DevTools) serialises
+  // console arguments, reading what a plain call does not. console.debug: DevTools hides "verbose".
   var cdp = {};
   function cdpProbe() {
     // A wrapped console (logging/monitoring libraries) may read the Error itself: no verdict then.
@@ -319,7 +319,7 @@
     if (hits > 1) cdp.error_name_reads = 1;
   }
 
-  // ---- Probes: lies (natives replaced by script) -----------------------------------------------------
+  // ---- Probes: lies (natives replaced by script)
   // Call a native with a wrong `this`: it throws TypeError from native code. A JS replacement either
   // does not throw, or throws with a script frame (a Proxy trap, a wrapper) above ours.
   function tellBadReceiver(f) {
@@ -381,7 +381,7 @@
     return out;
   }
 
-  // ---- Probes: cross-context (iframe now, worker async) ------------------------------------------------
+  // ---- Probes: cross-context (iframe now, worker async)
   function ctxValues(n, gl) {
     return { ua: n.userAgent, platform: n.platform, languages: String(n.languages),
       hw_concurrency: n.hardwareConcurrency, webgl_renderer: gl };
@@ -399,8 +399,8 @@
     try {
       var w = f.contentWindow, c = glCanvas();
       webgl(c);
-      // This realm's getContext on that canvas returns the real context (or opens one), read through its
-      // own getParameter: a spoof of the page's prototypes or a wrapped context answers differently.
+      // Read through this realm's getContext and getParameter: a spoofed page prototype or a wrapped
+      // context answers differently.
       ctxResults.iframe = ctxValues(w.navigator, probe('ctx.iframe.webgl', function () {
         var gl = w.HTMLCanvasElement.prototype.getContext.call(c, 'webgl');
         try { return glRead(gl, w.WebGLRenderingContext.prototype)[1]; } finally { glLose(gl); }
@@ -427,10 +427,10 @@
       } catch (e) { errors['ctx.worker'] = 1; done(); }
     });
   }
-  // ---- Deferred probes -----------------------------------------------------------------------------
-  // Not needed before the first input: one step per idle callback after `load`. A send runs the steps
-  // still pending, then waits at most 150 ms for the async ones; an unfinished one is sent as such.
-  var loadTargets = probe('lies', lieTargets), waits = [];
+  // ---- Deferred probes
+  // Not at load (the iframe and WebGL take ~20 ms): once the page is loaded and in use, one step per idle
+  // callback. A send runs what is pending and waits for the async ones: a token's payload has them all.
+  var loadTargets = probe('lies', lieTargets), waits = [], inUse = 0, LAZY_WAIT_MS = 1000;
   var STEPS = [
     ['cdp', cdpProbe], // and again at each send (a client may attach later)
     ['perm_query', function () { waits.push(permProbe()); }],
@@ -444,6 +444,11 @@
   function idle() {
     function next() { step(); idle(); }
     if (STEPS.length) { if (window.requestIdleCallback) requestIdleCallback(next, { timeout: 2000 }); else setTimeout(next, 50); }
+  }
+  function startLazy() {
+    inUse = 1;
+    if (document.readyState === 'complete') idle();
+    else addEL.call(window, 'load', idle, { once: true });
   }
   function finishLazy() {
     while (STEPS.length) step();
@@ -459,7 +464,7 @@
     return out;
   }
 
-  // ---- Probes: environment, injected DOM, integrity ---------------------------------------------------
+  // ---- Probes: environment, injected DOM, integrity
   var CODECS = [['h264', 'video/mp4; codecs="avc1.42E01E"'], ['aac', 'audio/mp4; codecs="mp4a.40.2"'],
     ['vp9', 'video/webm; codecs="vp9"'], ['av1', 'video/mp4; codecs="av01.0.05M.08"'], ['opus', 'audio/webm; codecs="opus"']];
   function codecs() {
@@ -526,7 +531,7 @@
     return p;
   }
 
-  // ---- Telemetry ---------------------------------------------------------------------------------------
+  // ---- Telemetry
   var SID = probe('sid', function () {
     var b = new Uint8Array(16);
     crypto.getRandomValues(b);
@@ -553,7 +558,7 @@
     return t;
   }
 
-  // ---- msgpack (encoder only; see the header for why it is not a library) ---------------------------
+  // ---- msgpack, write only: nil, bool, int, float64, str, array and map (a library would not fit)
   function encode(obj) {
     var out = new Uint8Array(1024), view = new DataView(out.buffer), n = 0;
     function room(k) {
@@ -612,8 +617,18 @@
     return out.slice(0, n);
   }
 
-  // ---- Transport ----------------------------------------------------------------------------------------
+  // ---- Transport
   var TIMEOUT_MS = 3000;
+  // A cookie too, for gateways that forward only headers (Envoy, Traefik): a plain form post carries it.
+  // Bound to tell_sid like any token. It lives until `expires` by the server's Date, not the device's.
+  function tokenCookie(j, date) {
+    var age = Math.floor(j.expires - (Date.parse(date) || Date.now()) / 1000) - 1;
+    try { // a sandboxed frame has no cookies; the header and the field still work
+      if (/^[\w.-]+$/.test(j.token) && age > 0) {
+        document.cookie = 'tell_token=' + j.token + ';Path=/;SameSite=Strict;Max-Age=' + age + (location.protocol === 'https:' ? ';Secure' : '');
+      }
+    } catch (e) {}
+  }
   function post(body) {
     var ctl = window.AbortController ? new AbortController() : null;
     var timer;
@@ -625,7 +640,7 @@
       signal: ctl ? ctl.signal : undefined
     }).then(function (r) {
       if (!r.ok) throw new Error('tell: telemetry answered ' + r.status);
-      return r.json();
+      return r.json().then(function (j) { tokenCookie(j, r.headers.get('Date')); return j; });
     });
     var timeout = new Promise(function (_, reject) {
       timer = setTimeout(function () { if (ctl) ctl.abort(); reject(new Error('tell: telemetry timed out')); }, TIMEOUT_MS);
@@ -638,15 +653,13 @@
 
   function send(form) {
     scanStack();
-    // Pending deferred probes run now; async answers are waited for at most 150 ms.
-    return Promise.race([finishLazy(), sleep(150)]).then(function () { return post(encode(collect(form))); });
+    return Promise.race([finishLazy(), sleep(LAZY_WAIT_MS)]).then(function () { return post(encode(collect(form))); });
   }
   function headers(form) {
     return send(form).then(function (j) { return { 'X-Tell-Token': String(j.token) }; });
   }
 
-  // ---- Tell.fetch: answers a challenge by itself (docs/challenge.md) ------------------------------------
-  // The challenge UI is a separate script, loaded only when a 401 names a challenge.
+  // ---- Tell.fetch: answers a challenge by itself (docs/challenge.md), whose UI is loaded only then
   var chl;
   function challenge(url) {
     chl = chl || new Promise(function (ok, ko) {
@@ -674,7 +687,7 @@
     });
   }
 
-  // ---- Protected forms ------------------------------------------------------------------------------------
+  // ---- Protected forms
   var inflight = new WeakSet();
   function hidden(form, name, value) {
     var el = form.querySelector('input[type=hidden][name="' + name + '"]');
@@ -687,8 +700,8 @@
     }
     el.value = value;
   }
-  // Bubble phase on window: we run after the page's own handlers, so a page that cancels the submit
-  // (client validation, its own fetch) keeps control. Not passive, since we may cancel it ourselves.
+  // Bubble phase on window, after the page's own handlers: a page that cancels the submit (client
+  // validation, its own fetch) keeps control. Not passive: we may cancel it.
   addEL.call(window, 'submit', function (e) {
     var form = e.target;
     if (!form || !form.hasAttribute || !form.hasAttribute('data-tell-protect')) return;
@@ -728,15 +741,6 @@
       });
   }, false);
 
-  if (document.readyState === 'complete') idle();
-  else addEL.call(window, 'load', idle, { once: true });
-
-  window.Tell = Object.freeze({
-    v: 1,
-    collect: collect, // () or (form) -> the telemetry object
-    send: send, // () or (form) -> Promise of the server's JSON {token, expires, decision, ...}
-    headers: headers, // () or (form) -> Promise of {'X-Tell-Token': token}; fresh telemetry each call
-    fetch: tfetch, // (url, init) -> fetch with the token; on a 401 challenge, solve it and retry once
-    encode: encode // (value) -> Uint8Array, msgpack
-  });
+  // The API, documented in docs/collector.md ("API").
+  window.Tell = Object.freeze({ v: 1, collect: collect, send: send, headers: headers, fetch: tfetch, encode: encode });
 })(window, document);
