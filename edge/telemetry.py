@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, Sequence
 
 import msgpack
 import numpy as np
@@ -188,18 +188,18 @@ KEY = "key"
 
 class _Group:
     """How one kind's events become a float matrix: drop the kind and the string fields; the rest —
-    t, trusted, then the numbers and 0/1 flags in layout order — are the matrix's columns."""
+    t, trusted, then the numbers and 0/1 flags in layout order — are the matrix's rows."""
 
-    __slots__ = ("name", "length", "strings", "width", "bits", "column")
+    __slots__ = ("name", "length", "strings", "kept", "width", "bits", "column")
 
     def __init__(self, name: str, layout: str):
         self.name = name
         self.length = 3 + len(layout)
         self.strings = tuple(3 + j for j, c in enumerate(layout) if c == "s")
-        kept = [1, 2] + [3 + j for j, c in enumerate(layout) if c != "s"]
-        self.width = len(kept)
-        self.column = {pos: col for col, pos in enumerate(kept)}  # event position → matrix column
-        self.bits = (1,) + tuple(self.column[3 + j] for j, c in enumerate(layout) if c == "b")  # trusted, 0/1 flags
+        self.kept = (1, 2) + tuple(3 + j for j, c in enumerate(layout) if c != "s")  # event positions, in row order
+        self.width = len(self.kept)
+        self.column = {pos: row for row, pos in enumerate(self.kept)}  # event position → matrix row
+        self.bits = (2,) + tuple(3 + j for j, c in enumerate(layout) if c == "b")  # trusted, 0/1 flags (positions)
 
 
 _GROUPS: dict[str, _Group] = {}
@@ -210,10 +210,12 @@ _GROUP_OF = {k: (KEY if k in ("kd", "ku") else k) for k in EVENT_FIELDS}
 _EMPTY = {name: np.empty((g.width, 0)) for name, g in _GROUPS.items()}
 _T = itemgetter(1)
 _NUMBER = frozenset({int, float})
+_STR = frozenset({str})
+_BITS = bytes(range(2))  # the values a 0/1 flag may take, as bytes
 
 
 def column(kind: str, position: int) -> int:
-    """The matrix column of a kind's event field (``position`` as in docs/telemetry.md: 1 is t, 2
+    """The matrix row of a kind's event field (``position`` as in docs/telemetry.md: 1 is t, 2
     trusted, 3 the first field after it)."""
     return _GROUPS[_GROUP_OF[kind]].column[position]
 
@@ -223,20 +225,22 @@ class EventColumns:
 
     ``num(kind)``: a matrix with one row per field and one column per event of that kind in stream
     order, so each field is a contiguous array; :func:`column` says which row holds which field
-    (``"key"``: keydowns and keyups together, ``key_down`` telling them apart). ``strings(kind,
-    position)``: a string field, one per event. ``t``: every event's time in stream order;
-    ``untrusted``: how many events have ``trusted`` 0. Built once: by the decoder while it
-    validates, or by :func:`event_columns` for events that did not come through it.
+    (``"key"``: keydowns and keyups together, ``key_down`` telling them apart, ``key_class`` their
+    class letters as bytes). ``strings(kind, position)``: a string field, one per event. ``t``: every
+    event's time in stream order; ``untrusted``: how many events have ``trusted`` 0. Built once: by
+    the decoder while it validates, or by :func:`event_columns` for events that did not come
+    through it.
     """
 
-    __slots__ = ("n", "t", "untrusted", "key_down", "_num", "_str")
+    __slots__ = ("n", "t", "untrusted", "key_down", "key_class", "_num", "_str")
 
     def __init__(self, n: int, t: np.ndarray, untrusted: int, num: dict[str, np.ndarray],
-                 strs: dict[tuple[str, int], list[str]], key_down: np.ndarray):
+                 strs: dict[tuple[str, int], Sequence[str]], key_down: np.ndarray, key_class: np.ndarray):
         self.n = n
         self.t = t
         self.untrusted = untrusted
         self.key_down = key_down
+        self.key_class = key_class
         self._num = num
         self._str = strs
 
@@ -248,8 +252,8 @@ class EventColumns:
         m = self._num.get(kind)
         return 0 if m is None else m.shape[1]
 
-    def strings(self, kind: str, position: int) -> list[str]:
-        return self._str.get((kind, position), [])
+    def strings(self, kind: str, position: int) -> Sequence[str]:
+        return self._str.get((kind, position), ())
 
 
 class Events(list):
@@ -262,78 +266,85 @@ class Events(list):
         self.columns = columns
 
 
-def _columns(events: list, checks: list | None) -> EventColumns:
-    """The column pass. With ``checks`` (a list), what validation still has to look at is appended
-    to it: (the numbers as given, the array they became, the 0/1 flags, the strings). Raises
-    (KeyError, IndexError, TypeError, ValueError, OverflowError) on events of the wrong shape."""
-    groups: dict[str, list] = {name: [] for name in _GROUPS}
-    buckets = {kind: groups[name] for kind, name in _GROUP_OF.items()}
+_NO_KEYS = np.empty(0, bool), np.empty(0, np.uint8)
+
+
+def _columns(events: list, validate: bool) -> EventColumns:
+    """The column pass: events bucketed by kind, each kind's events transposed into fields (one
+    tuple per field), all numbers converted in one call. With ``validate``, every check of
+    :func:`_check_events` on the way, raising ValueError when one fails. Raises (KeyError,
+    IndexError, TypeError, ValueError, OverflowError) on events of the wrong shape either way."""
+    groups: dict[str, list] = {}
+    add = {}
+    for kind, name in _GROUP_OF.items():
+        add[kind] = groups.setdefault(name, []).append
     for e in events:
-        buckets[e[0]].append(e)
-    nums: list = []
-    spans: list[tuple[str, int, int]] = []
-    strs: dict[tuple[str, int], list[str]] = {}
-    key_down = np.empty(0, bool)
-    bits: list = []
-    trusted = 0
+        add[e[0]](e)
+    parts: list[tuple] = []  # the number fields of every kind, in matrix order
+    spans: list[tuple[str, int]] = []
+    bits: list[tuple] = []
+    strs: dict[tuple[str, int], Sequence[str]] = {}
+    key_down, key_class = _NO_KEYS
     for name, rows in groups.items():
         if not rows:
             continue
         g = _GROUPS[name]
         if set(map(len, rows)) != {g.length}:
             raise ValueError(f"{name}: events of another length")
-        flat = list(chain.from_iterable(rows))
+        fields = list(zip(*rows))
         for pos in g.strings:
-            strs[(name, pos)] = flat[pos::g.length]
+            strs[(name, pos)] = fields[pos]
         if name == KEY:
-            key_down = np.frombuffer("".join(flat[0::g.length]).encode(), np.uint8)[1::2] == ord("d")
-        length = g.length
-        for pos in sorted((0, *g.strings), reverse=True):  # the last first: those before stay put
-            del flat[pos::length]
-            length -= 1
-        trusted += sum(flat[1::g.width])
-        if checks is not None:
-            bits.extend(chain.from_iterable(flat[c::g.width] for c in g.bits))
-        spans.append((name, len(nums), len(rows)))
-        nums += flat
-    a = np.fromiter(nums, float, len(nums))  # (validation checks the types: this takes "1.5" and None too)
-    num = {name: a[start:start + n * _GROUPS[name].width].reshape(n, _GROUPS[name].width).T.copy()
-           for name, start, n in spans}
+            key_down = np.frombuffer("".join(fields[0]).encode(), np.uint8)[1::2] == ord("d")
+            cls = fields[3]
+            if validate and not set(cls) <= KEY_CLASSES:
+                raise ValueError("unknown key class")
+            key_class = np.frombuffer("".join(cls).encode(), np.uint8)
+        elif validate:
+            for pos in g.strings:
+                if set(map(type, fields[pos])) != _STR:
+                    raise ValueError(f"{name}: a string field is not a string")
+        spans.append((name, len(rows)))
+        parts += [fields[pos] for pos in g.kept]
+        if validate:
+            bits += [fields[pos] for pos in g.bits]
+    total = sum(_GROUPS[name].width * n for name, n in spans)
+    a = np.fromiter(chain.from_iterable(parts), float, total)  # (validation checks the types: this takes "1.5" and None too)
+    num = {}
+    start = 0
+    for name, n in spans:
+        w = _GROUPS[name].width
+        num[name] = a[start:start + w * n].reshape(w, n)
+        start += w * n
     t = np.fromiter(map(_T, events), float, len(events))
-    if checks is not None:
-        checks += [nums, a, bits, strs]
-    return EventColumns(len(events), t, len(events) - trusted, num, strs, key_down)
+    if validate:
+        if not set(map(type, chain.from_iterable(parts))) <= _NUMBER:  # no bool, None or string among the numbers
+            raise ValueError("a number field is not a number")
+        if not (np.abs(a) < MAX_ABS).all():  # finite and in range (NaN fails too)
+            raise ValueError("a number out of range")
+        # bytes() takes only integers 0-255 (no float, no None); the numbers' types exclude bool
+        if bytes(chain.from_iterable(bits)).translate(None, _BITS):
+            raise ValueError("a 0/1 flag is not 0 or 1")
+        if len(t) and (t[0] < 0 or (t[1:] < t[:-1]).any()):  # (every t is among the numbers checked above)
+            raise ValueError("timestamps go backwards")
+    trusted = int(sum(m[1].sum() for m in num.values()))  # row 1: trusted, 0 or 1
+    return EventColumns(len(events), t, len(events) - trusted, num, strs, key_down, key_class)
 
 
 def event_columns(events: list) -> EventColumns:
     """The columns of events that are already valid (an :class:`Events` list has them already)."""
     cols = getattr(events, "columns", None)
-    return cols if isinstance(cols, EventColumns) else _columns(events, None)
+    return cols if isinstance(cols, EventColumns) else _columns(events, False)
 
 
 def _columns_valid(events: list) -> EventColumns | None:
     """The column pass with every check of :func:`_check_events`; None when any fails."""
     if set(map(type, events)) - {list}:
         return None
-    checks: list = []
     try:
-        cols = _columns(events, checks)
-        nums, a, bits, strs = checks
-        if not set(map(type, nums)) <= _NUMBER:  # no bool, None or string among the numbers
-            return None
-        if not (np.abs(a) < MAX_ABS).all():  # finite and in range (NaN fails too)
-            return None
-        if bits and (set(map(type, bits)) != {int} or not set(bits) <= {0, 1}):
-            return None
-        for (name, _), col in strs.items():
-            if not (set(col) <= KEY_CLASSES if name == KEY else set(map(type, col)) == {str}):
-                return None
-        t = cols.t  # (every t is among the numbers checked above: finite, within range)
-        if len(t) and (t[0] < 0 or (t[1:] < t[:-1]).any()):
-            return None
+        return _columns(events, True)
     except (KeyError, IndexError, TypeError, ValueError, OverflowError):
         return None
-    return cols
 
 
 def _events(v: Any) -> list[list]:
