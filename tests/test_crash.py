@@ -26,9 +26,8 @@ import asyncio, json, sys
 from edge.decision import Decision, RuleHit, Verdict
 from store_contract import open_spec
 
-async def main(spec):
-    store = open_spec(spec)
-    i = 0
+async def writer(store, k, step):
+    i = k
     while True:
         verdict = Verdict.CHALLENGE if i % 3 == 0 else Verdict.ALLOW
         rules = (RuleHit("playwright.fill-without-keys", "playwright", 0.9),) if i % 3 == 0 else ()
@@ -37,17 +36,22 @@ async def main(spec):
         # Printed only once record() returned: this line is the acknowledgement.
         sys.stdout.write(d.request_id + "\n")
         sys.stdout.flush()
-        i += 1
+        i += step
 
-asyncio.run(main(tuple(json.loads(sys.argv[1]))))
+async def main(spec, concurrency):
+    # Several writers at once: their decisions share group commits (edge/store/sqlite.py).
+    store = open_spec(spec)
+    await asyncio.gather(*(writer(store, k, concurrency) for k in range(concurrency)))
+
+asyncio.run(main(tuple(json.loads(sys.argv[1])), int(sys.argv[2])))
 """
 
 
-def kill_writer_mid_stream(spec: tuple, acks_before_kill: int) -> list[str]:
+def kill_writer_mid_stream(spec: tuple, acks_before_kill: int, concurrency: int = 1) -> list[str]:
     import json
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, json.dumps(spec)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, json.dumps(spec), str(concurrency)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env, text=True)
     acked: list[str] = []
     try:
@@ -86,6 +90,16 @@ def test_sqlite_keeps_every_acknowledged_decision_after_kill_9(tmp_path, acks_be
     acked = kill_writer_mid_stream(spec, acks_before_kill)
     lost = set(acked) - stored_ids(spec)
     print(f"\nsqlite kill -9: {len(acked)} acknowledged, {len(lost)} lost")
+    assert not lost
+
+
+@pytest.mark.parametrize("acks_before_kill", [50, 700])
+def test_sqlite_keeps_every_acknowledged_decision_of_concurrent_writers_after_kill_9(tmp_path, acks_before_kill: int) -> None:
+    # 32 writers: decisions are committed in batches, and the kill lands while a batch is in flight.
+    spec = ("sqlite", str(tmp_path / "crash.sqlite3"))
+    acked = kill_writer_mid_stream(spec, acks_before_kill, concurrency=32)
+    lost = set(acked) - stored_ids(spec)
+    print(f"\nsqlite kill -9, 32 writers: {len(acked)} acknowledged, {len(lost)} lost")
     assert not lost
 
 
