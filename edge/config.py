@@ -128,6 +128,30 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VelocityConfig:
+    """How many writes of each action one account may make in a window before the next is
+    challenged (edge/velocity.py). Limits are rate strings: ``"20/hour"``, ``"5 per 10 minutes"``;
+    ``""`` turns an action's limit off. ``register`` is counted per client address (there is no
+    account yet), the others per account."""
+
+    post: str = "20/hour"
+    comment: str = "60/hour"
+    message: str = "120/hour"
+    # Off by default: many people share one address (mobile carriers, offices). Behind a gateway
+    # that passes the real client address (X-Forwarded-For), "10/hour" is a reasonable start.
+    register: str = ""
+
+    def __post_init__(self) -> None:
+        from edge.velocity import parse_limit
+
+        for action in ("post", "comment", "message", "register"):
+            try:
+                parse_limit(getattr(self, action))
+            except ValueError as exc:
+                raise ConfigError(f"velocity.{action}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
 class ChallengeConfig:
     """What a challenge asks and what passing or failing it means (edge/challenge.py, docs/challenge.md)."""
 
@@ -212,6 +236,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     challenge: ChallengeConfig = field(default_factory=ChallengeConfig)
+    velocity: VelocityConfig = field(default_factory=VelocityConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     log: LogConfig = field(default_factory=LogConfig)

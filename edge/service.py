@@ -13,7 +13,7 @@ from aiohttp import web
 from edge import logs as oplog
 from edge import metrics
 from edge import telemetry as tm
-from edge import challenge, tokens
+from edge import challenge, tokens, velocity
 from edge.buffer import add_ledger, write_decision
 from edge.limits import count_token_use
 from edge.config import Config
@@ -106,6 +106,7 @@ async def decide_write(
             raise
         problem = None
     decision = engine.decide(action, assessment, request=info, account_id=account_id, token_problem=problem)
+    decision = await velocity.check(app, decision, client=info.client_ip)  # too many writes: challenged
     decision = await challenge.gate(app, decision, session_cookie=session_cookie, clearance=clearance)
     metrics.observe_decide_seconds(app, time.perf_counter() - started)
     return await record(app, decision, started=started)
