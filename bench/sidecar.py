@@ -4,7 +4,8 @@ Two servers, one process each, started here and stopped at the end:
 
 * **Tell**: ``python -m edge.cli serve`` (``tell serve``, one worker) with its defaults except a
   temporary SQLite ledger, a fixed secret, and ``tokens.max_uses`` raised so that a token can be
-  replayed by the load generator (the use is still counted in the store on every request);
+  replayed by the load generator (the use is still counted in the store on every request), and the
+  ``[velocity]`` limits raised likewise (64 accounts write thousands of times; still counted);
 * **bare**: bench/bare_server.py, an aiohttp handler that reads the body and answers 200.
 
 Requests are built once, as raw HTTP (bench/loadgen.py's format, read by wrk through
@@ -280,7 +281,9 @@ def section(quick: bool) -> Section:
     duration, rounds, open_s = (1.0, 1, 1.0) if quick else (4.0, 3, 10.0)
     bare_port, tell_port = free_port(), free_port()
     env = {**os.environ, "TELL_STORE": f"sqlite:///{tmp / 'ledger.sqlite3'}", "TELL_SECRET": secrets.token_hex(32),
-           "TELL_TOKENS_MAX_USES": "1000000000", "TELL_TOKENS_TTL_S": "3600", "PYTHONPATH": str(ROOT)}
+           "TELL_TOKENS_MAX_USES": "1000000000", "TELL_TOKENS_TTL_S": "3600", "PYTHONPATH": str(ROOT),
+           # 64 accounts writing thousands of times: raised like max_uses, still counted on every write.
+           **{f"TELL_VELOCITY_{a}": "1000000000/hour" for a in ("POST", "COMMENT", "MESSAGE")}}
     env.pop("TELL_CONFIG", None)
     try:
         with server([sys.executable, "-m", "bench.bare_server", "--port", str(bare_port)], bare_port, env, tmp / "bare.log"), \
