@@ -57,6 +57,8 @@ class Metrics:
         self.signature_set = Gauge("tell_signature_set_info", "The signature set in use (value 1).", ["version"], registry=r)
         self.signature_reloads = Counter("tell_signature_reloads", "Signature reload attempts by result.", ["result"], registry=r)
         self.challenge_outcomes = Counter("tell_challenge_outcomes", "Challenges by outcome.", ["outcome"], registry=r)
+        self.velocity_exceeded = Counter("tell_velocity_exceeded", "Writes challenged for exceeding their action's [velocity] limit.",
+                                         ["action"], registry=r)
         self._version = ""
         for result in RELOAD_RESULTS:  # present at zero, so rate() and alerts work from the start
             self.signature_reloads.labels(result)
@@ -142,6 +144,11 @@ def count_challenge(app: web.Application, outcome: str) -> None:
     """For the challenge flow: one of :data:`CHALLENGE_OUTCOMES`; anything else counts as ``other``."""
     if (m := _m(app)) is not None:
         m.challenge_outcomes.labels(outcome if outcome in CHALLENGE_OUTCOMES else "other").inc()
+
+
+def count_velocity_exceeded(app: web.Application, action: str) -> None:
+    if (m := _m(app)) is not None:
+        m.velocity_exceeded.labels(action).inc()  # the action is one of ACTIONS: decided before this
 
 
 # --- HTTP ------------------------------------------------------------------------------------

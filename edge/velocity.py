@@ -30,6 +30,7 @@ import time
 import limits as _limits
 from aiohttp import web
 
+from edge import metrics
 from edge.decision import Decision, Verdict
 
 REASON = "velocity:"
@@ -81,6 +82,7 @@ async def check(app: web.Application, decision: Decision, *, client: str = "") -
         return decision
     if count <= amount:
         return decision
+    metrics.count_velocity_exceeded(app, decision.action)
     per = "client address" if decision.action == "register" else "account"
     return dataclasses.replace(
         decision,

@@ -44,6 +44,8 @@ async def test_the_write_past_the_limit_is_challenged_with_the_count(aiohttp_cli
     # Another account, and another action of the same account, have counters of their own.
     assert (await _decide(client, "bob"))["decision"] == "allow"
     assert (await _decide(client, "alice", "/comment"))["decision"] == "allow"
+    scraped = await (await client.get("/metrics")).text()
+    assert 'tell_velocity_exceeded_total{action="post"} 1.0' in scraped
 
 
 async def test_the_reason_is_in_the_ledger_and_does_not_count_as_automation(aiohttp_client, tmp_path):
