@@ -326,7 +326,8 @@ async def test_100_reloads_under_traffic_fail_no_request(aiohttp_client, tmp_pat
     sigdir = tmp_path / "sets"
     shutil.copytree(SHIPPED, sigdir)
     cfg = load_config(env={"TELL_ADMIN_TOKEN": "t", "TELL_STORE": f"sqlite:///{tmp_path}/t.sqlite3",
-                           "TELL_SIGNATURES": str(sigdir), "TELL_SIGNATURES_POLL_S": "0"})
+                           "TELL_SIGNATURES": str(sigdir), "TELL_SIGNATURES_POLL_S": "0",
+                           "TELL_VELOCITY_POST": ""})  # one account writing as fast as it can: not what this tests
     client = await aiohttp_client(make_app(cfg))
     stop = asyncio.Event()
     statuses: list[int] = []
