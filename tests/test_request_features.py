@@ -12,7 +12,6 @@ import ssl
 import struct
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -337,13 +336,11 @@ def test_no_headers_no_features():
     assert request_features(RequestInfo(headers={}), None, None) == {}
 
 
-def test_pure_and_fast():
+def test_pure():
+    """Same answer every time, request untouched. (Its cost is measured in bench/, not here.)"""
     req = RequestInfo.from_headers("POST", "/post", CHROME_FORM_POST)
     before = dict(req.headers)
     first = request_features(req, CHROME_UA, ["en-US"])
-    t0 = time.perf_counter()
-    for _ in range(2000):
+    for _ in range(50):
         assert request_features(req, CHROME_UA, ["en-US"]) == first
-    per_call_us = (time.perf_counter() - t0) / 2000 * 1e6
     assert dict(req.headers) == before
-    assert per_call_us < 500, f"{per_call_us:.0f} µs per call: request_features is on every write's hot path"
