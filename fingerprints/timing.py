@@ -321,11 +321,12 @@ def _pointer(cols: EventColumns, touch_t: np.ndarray, key_act_t: np.ndarray, f: 
     mm_t, mm_x, mm_y = mm[0], mm[_X], mm[_Y]
     if n:
         f["pointer_move_events"] = n
-        _bouts(mm_t, mm_x, mm_y, f)
+        dx, dy = _diff(mm_x), _diff(mm_y)
+        moved = (dx != 0) | (dy != 0)  # each step: did the position change?
+        _bouts(mm_t, mm_x, mm_y, dx, dy, moved, f)
         if n >= 2:
             # a real mouse reports how far it moved; Chrome leaves movementX/Y at 0 for moves
             # injected through CDP (Input.dispatchMouseEvent)
-            moved = (_diff(mm_x) != 0) | (_diff(mm_y) != 0)
             if moved.any():
                 still = (mm[_MM_MX][1:] == 0) & (mm[_MM_MY][1:] == 0)
                 f["pointer_moves_without_movement"] = _count(moved & still)
@@ -353,10 +354,10 @@ def _prefix_sums(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _bouts(t: np.ndarray, x: np.ndarray, y: np.ndarray, f: dict[str, Any]) -> None:
-    """Per-movement shape: speed profile, step regularity, tremor, straightness (vectorised)."""
-    dx, dy = _diff(x), _diff(y)
-    moved = (dx != 0) | (dy != 0)
+def _bouts(t: np.ndarray, x: np.ndarray, y: np.ndarray, dx: np.ndarray, dy: np.ndarray, moved: np.ndarray,
+           f: dict[str, Any]) -> None:
+    """Per-movement shape: speed profile, step regularity, tremor, straightness (vectorised).
+    ``dx``, ``dy``: the steps between samples; ``moved``: the steps that changed the position."""
     if not moved.all():  # drop samples that did not move
         keep = np.flatnonzero(moved)
         keep += 1
