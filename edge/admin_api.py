@@ -21,6 +21,7 @@ from edge.auth import require_admin
 from edge.decision import Enforcement
 from edge.keys import STORE
 from edge.limits import read_body
+from edge.service import KNOWN
 from edge.store import StoreError
 
 MAX_BODY = 16 * 1024
@@ -127,7 +128,10 @@ async def post_enforcement(request: web.Request) -> web.Response:
     # Who and why are the audit trail of a manual decision: both are required.
     note = _text(data, "note", max_len=MAX_TEXT)
     actor = _text(data, "actor", max_len=MAX_ID)
-    return web.json_response(await request.app[STORE].override(account, enforcement, note, actor))
+    result = await request.app[STORE].override(account, enforcement, note, actor)
+    if KNOWN in request.app:  # a ban (or its lifting) holds in this worker even if the store then goes down
+        request.app[KNOWN].note(account, enforcement)
+    return web.json_response(result)
 
 
 def add_admin_routes(app: web.Application) -> None:

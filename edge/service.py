@@ -3,6 +3,7 @@ decide a protected write (the middleware, the sidecar API and the demo all call 
 from __future__ import annotations
 
 import base64
+import collections
 import binascii
 import logging
 import time
@@ -29,6 +30,38 @@ log = logging.getLogger("tell")
 ENGINE = web.AppKey("tell_engine", Engine)
 
 
+class KnownEnforcement:
+    """The enforcement of accounts this process has seen under enforcement, remembered so that a
+    banned account stays blocked while the store is down (the fail mode would otherwise let it
+    write). Filled from each recorded decision and from admin overrides made through this process;
+    accounts back at ``none`` are forgotten. Bounded: past ``cap`` accounts the least recently seen
+    is dropped. Each worker remembers what it has seen itself."""
+
+    def __init__(self, cap: int = 100_000):
+        self.cap = cap
+        self._known: collections.OrderedDict[str, Enforcement] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def note(self, account_id: str | None, enforcement: Enforcement) -> None:
+        if not account_id:
+            return
+        if enforcement is Enforcement.NONE:
+            self._known.pop(account_id, None)
+            return
+        self._known[account_id] = enforcement
+        self._known.move_to_end(account_id)
+        if len(self._known) > self.cap:
+            self._known.popitem(last=False)
+
+    def get(self, account_id: str | None) -> Enforcement:
+        return self._known.get(account_id or "", Enforcement.NONE)
+
+
+KNOWN = web.AppKey("tell_known_enforcement", KnownEnforcement)
+
+
 def setup(app: web.Application, config: Config, *, store: Store | None = None) -> Engine:
     """Attach Tell to an aiohttp app: config, engine, store (opened on startup), and the collector
     and telemetry routes under ``/edge/``. Returns the engine."""
@@ -37,6 +70,7 @@ def setup(app: web.Application, config: Config, *, store: Store | None = None) -
     engine = Engine(config, SignatureSet.load(config.signatures))
     app[CONFIG] = config
     app[ENGINE] = engine
+    app[KNOWN] = KnownEnforcement()
 
     async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         from edge.enforcement import EnforcementPolicy
@@ -132,9 +166,17 @@ async def _record(app: web.Application, decision: Decision) -> Decision:
         # One line per decision only at debug: edge/buffer.py logs the outage and the recovery.
         log.debug("store unavailable, decision %s answered under %s, ledger write buffered: %s",
                   decision.request_id, app[CONFIG].policy.fail_mode, exc)
-        if app[CONFIG].policy.fail_mode == "fail_closed" and decision.decision is Verdict.ALLOW:
-            return _replace(decision, decision=Verdict.CHALLENGE, reasons=decision.reasons + ("store unavailable (fail_closed)",))
-        return _replace(decision, reasons=decision.reasons + ("store unavailable (fail_open)",))
+        mode = app[CONFIG].policy.fail_mode
+        decision = _replace(decision, reasons=decision.reasons + (f"store unavailable ({mode})",))
+        known = app[KNOWN].get(decision.account_id) if KNOWN in app else Enforcement.NONE
+        if known is Enforcement.BAN and decision.decision is not Verdict.BLOCK:
+            return _replace(decision, decision=Verdict.BLOCK, enforcement=known,
+                            reasons=decision.reasons + ("account is banned (as last seen by this worker)",))
+        if mode == "fail_closed" and decision.decision is Verdict.ALLOW:
+            decision = _replace(decision, decision=Verdict.CHALLENGE)
+        return _replace(decision, enforcement=known)
+    if KNOWN in app:
+        app[KNOWN].note(decision.account_id, enforcement)
     if enforcement is Enforcement.BAN and decision.decision is not Verdict.BLOCK:
         decision = _replace(decision, decision=Verdict.BLOCK, reasons=decision.reasons + ("account is banned",))
     return _replace(decision, enforcement=enforcement)
