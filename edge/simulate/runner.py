@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from edge.simulate import agents as registry
+from edge.simulate import process
 from edge.simulate.agents.base import BODIES, CHROMEDRIVER, CHROMIUM, NO_DECISION_ON_PAGE, RESULT_MARK, Job, Sent
 from edge.simulate.matrix import Cell, Matrix, Row, compare, render_changes, to_markdown, to_text
 from edge.simulate.target import ACTIONS, DEMO, SelectorConfigError, Target, load_selectors
@@ -220,34 +221,11 @@ def run_matrix(base_url: str, agent_names: list[str], actions: list[str], target
 def fresh_demo(token: str) -> Iterator[str]:
     """A throwaway demo on a free loopback port, with its own store and admin token, and one post on the
     board for the comment flow (:mod:`edge.simulate.seeded_demo`)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with tempfile.TemporaryDirectory(prefix="tell-simulate-") as tmp:
         env = {**os.environ, "TELL_ADMIN_TOKEN": token, "TELL_SECRET": secrets.token_hex(32),
                "TELL_STORE": f"sqlite:///{tmp}/tell.sqlite3"}
-        env.pop("TELL_CONFIG", None)
-        with open(Path(tmp) / "demo.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "edge.simulate.seeded_demo", "--host", "127.0.0.1",
-                                     "--port", str(port)],
-                                    env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                deadline = time.monotonic() + 20
-                while _get_json(base + "/healthz", timeout=1) is None:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("tell demo did not start: " + (Path(tmp) / "demo.log").read_text()[-1000:])
-                    time.sleep(0.1)
-                yield base
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        with process.running("edge.simulate.seeded_demo", env=env, log=Path(tmp) / "demo.log") as base:
+            yield base
 
 
 # ---- command line --------------------------------------------------------------------------------------------
