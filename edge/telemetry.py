@@ -270,63 +270,70 @@ _NO_KEYS = np.empty(0, bool), np.empty(0, np.uint8)
 
 
 def _columns(events: list, validate: bool) -> EventColumns:
-    """The column pass: events bucketed by kind, each kind's events transposed into fields (one
-    tuple per field), all numbers converted in one call. With ``validate``, every check of
+    """The column pass: events bucketed by kind, each kind's events flattened into one list, the
+    string fields sliced out, all numbers converted in one call. With ``validate``, every check of
     :func:`_check_events` on the way, raising ValueError when one fails. Raises (KeyError,
-    IndexError, TypeError, ValueError, OverflowError) on events of the wrong shape either way."""
+    IndexError, TypeError, ValueError, OverflowError) on events of the wrong shape either way.
+
+    Few objects the garbage collector tracks are made here (a list per kind, not one per field):
+    a payload's event lists are most of the collector's young generation already, and each object
+    more brings the next collection closer — one that then walks all of them."""
     groups: dict[str, list] = {}
     add = {}
     for kind, name in _GROUP_OF.items():
         add[kind] = groups.setdefault(name, []).append
     for e in events:
         add[e[0]](e)
-    parts: list[tuple] = []  # the number fields of every kind, in matrix order
-    spans: list[tuple[str, int]] = []
-    bits: list[tuple] = []
-    strs: dict[tuple[str, int], Sequence[str]] = {}
+    del add
+    nums: list = []  # every kind's numbers, kind after kind, each kind's event after event
+    spans: list[tuple[str, int, int]] = []
+    bits = bytearray()
+    strs: dict[tuple[str, int], list[str]] = {}
     key_down, key_class = _NO_KEYS
     for name, rows in groups.items():
         if not rows:
             continue
         g = _GROUPS[name]
-        if set(map(len, rows)) != {g.length}:
+        length = g.length
+        if set(map(len, rows)) != {length}:
             raise ValueError(f"{name}: events of another length")
-        fields = list(zip(*rows))
+        flat = list(chain.from_iterable(rows))
         for pos in g.strings:
-            strs[(name, pos)] = fields[pos]
+            strs[(name, pos)] = flat[pos::length]
         if name == KEY:
-            key_down = np.frombuffer("".join(fields[0]).encode(), np.uint8)[1::2] == ord("d")
-            cls = fields[3]
+            key_down = np.frombuffer("".join(flat[0::length]).encode(), np.uint8)[1::2] == ord("d")
+            cls = strs[(KEY, 3)]
             if validate and not set(cls) <= KEY_CLASSES:
                 raise ValueError("unknown key class")
             key_class = np.frombuffer("".join(cls).encode(), np.uint8)
         elif validate:
             for pos in g.strings:
-                if set(map(type, fields[pos])) != _STR:
+                if set(map(type, strs[(name, pos)])) != _STR:
                     raise ValueError(f"{name}: a string field is not a string")
-        spans.append((name, len(rows)))
-        parts += [fields[pos] for pos in g.kept]
         if validate:
-            bits += [fields[pos] for pos in g.bits]
-    total = sum(_GROUPS[name].width * n for name, n in spans)
-    a = np.fromiter(chain.from_iterable(parts), float, total)  # (validation checks the types: this takes "1.5" and None too)
-    num = {}
-    start = 0
-    for name, n in spans:
-        w = _GROUPS[name].width
-        num[name] = a[start:start + w * n].reshape(w, n)
-        start += w * n
+            for pos in g.bits:
+                # bytes() takes only integers 0-255 (no float, no None); the numbers' type check excludes bool
+                bits += bytes(flat[pos::length])
+        for pos in sorted((0, *g.strings), reverse=True):  # the last first: those before stay put
+            del flat[pos::length]
+            length -= 1
+        spans.append((name, len(nums), len(rows)))
+        nums += flat
+        del flat
+    a = np.fromiter(nums, float, len(nums))  # (validation checks the types: this takes "1.5" and None too)
+    num = {name: a[start:start + n * _GROUPS[name].width].reshape(n, _GROUPS[name].width).T.copy()
+           for name, start, n in spans}
     t = np.fromiter(map(_T, events), float, len(events))
     if validate:
-        if not set(map(type, chain.from_iterable(parts))) <= _NUMBER:  # no bool, None or string among the numbers
+        if not set(map(type, nums)) <= _NUMBER:  # no bool, None or string among the numbers
             raise ValueError("a number field is not a number")
         if not (np.abs(a) < MAX_ABS).all():  # finite and in range (NaN fails too)
             raise ValueError("a number out of range")
-        # bytes() takes only integers 0-255 (no float, no None); the numbers' types exclude bool
-        if bytes(chain.from_iterable(bits)).translate(None, _BITS):
+        if bits.translate(None, _BITS):
             raise ValueError("a 0/1 flag is not 0 or 1")
         if len(t) and (t[0] < 0 or (t[1:] < t[:-1]).any()):  # (every t is among the numbers checked above)
             raise ValueError("timestamps go backwards")
+    del nums
     trusted = int(sum(m[1].sum() for m in num.values()))  # row 1: trusted, 0 or 1
     return EventColumns(len(events), t, len(events) - trusted, num, strs, key_down, key_class)
 
