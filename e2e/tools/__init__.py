@@ -10,7 +10,9 @@ Modules: ``pw`` (Playwright and its stealth variants, patchright), ``puppeteer``
 ``selenium_tools`` (chromedriver, undetected-chromedriver), ``cdp_tools`` (nodriver, DrissionPage),
 ``desktop`` (xdotool under Xvfb: a computer-use agent, and a replayed person with no automation
 client), ``agents`` (browser-use, Stagehand, Skyvern, nanobrowser, Playwright MCP artefacts reproduced
-in a real page), ``capture`` (the recording proxy), ``record`` (writes signature fixtures).
+in a real page), ``unseen`` (pydoll, zendriver, rebrowser-playwright, selenium-driverless: tools no rule
+was written from, through register → post → comment), ``capture`` (the recording proxy), ``record``
+(writes signature fixtures).
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class ToolRun:
     families: list[str] = field(default_factory=list)
     score: float | None = None
     note: str = ""
+    writes: list[dict] = field(default_factory=list)  # tools that go on past register: each write's decision
 
     def to_json(self) -> dict:
         return asdict(self)

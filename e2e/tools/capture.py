@@ -27,12 +27,21 @@ class Recording:
 @dataclass
 class Recorder:
     telemetry: list[Recording] = field(default_factory=list)
+    # every other POST (the protected writes), with how many telemetry bodies had arrived before it
+    writes: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self) -> list[Recording]:
         with self.lock:
-            out, self.telemetry = self.telemetry, []
+            out, self.telemetry, self.writes = self.telemetry, [], []
         return out
+
+    def take_by_write(self) -> list[tuple[str, Recording]]:
+        """(path of the write, the telemetry sent last before it) for each write that had one."""
+        with self.lock:
+            tel, writes = self.telemetry, self.writes
+            self.telemetry, self.writes = [], []
+        return [(path, tel[n - 1]) for path, n in writes if n > 0]
 
 
 def _handler(upstream: tuple[str, int], recorder: Recorder):
@@ -49,6 +58,9 @@ def _handler(upstream: tuple[str, int], recorder: Recorder):
             if self.command == "POST" and urlsplit(self.path).path == TELEMETRY_PATH:
                 with recorder.lock:
                     recorder.telemetry.append(Recording(body, {k.lower(): v for k, v in headers.items()}))
+            elif self.command == "POST":
+                with recorder.lock:
+                    recorder.writes.append((urlsplit(self.path).path, len(recorder.telemetry)))
             conn = http.client.HTTPConnection(*upstream, timeout=15)
             try:
                 conn.request(self.command, self.path, body=body or None, headers=headers)

@@ -8,16 +8,19 @@ Chromium version, date, how) and a ``.headers.json`` (the HTTP headers of that t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
 
-from e2e.servers import tell_process
+from e2e.servers import ADMIN_TOKEN, tell_process
 from e2e.tools import browser_version
 from e2e.tools.capture import RecordingProxy
 from e2e.tools.run import ROOT, TOOLS, run_tool
+from edge.simulate.process import running
 
 FIXTURES = ROOT / "signatures" / "sets" / "fixtures"
 # Tools whose artefact is reproduced (not the tool itself): the note says so.
@@ -66,14 +69,57 @@ def record(name: str, out_dir: Path = FIXTURES, what: str = "register") -> Path:
     return out_dir / f"{stem}.msgpack"
 
 
+@contextlib.contextmanager
+def seeded_demo(tmp: Path):
+    """`tell demo` with one post on the board (edge.simulate.seeded_demo, as `tell simulate --demo` runs
+    it): a tool whose own post is refused still has a post to comment on, so its comment is recorded."""
+    env = {**os.environ, "TELL_ADMIN_TOKEN": ADMIN_TOKEN, "TELL_SECRET": "e2e-" + "x" * 28,
+           "TELL_STORE": f"sqlite:///{tmp}/tell.sqlite3"}
+    with running("edge.simulate.seeded_demo", env=env, log=tmp / "seeded-demo.log") as base:
+        yield base
+
+
+def record_flow(name: str, out_dir: Path = FIXTURES) -> list[Path]:
+    """Like :func:`record`, for a tool that goes on past register (e2e/tools/unseen.py): one fixture
+    per write — ``rec-<tool>-<version>-register|post|comment`` — each with the telemetry sent with it."""
+    with tempfile.TemporaryDirectory() as tmp, seeded_demo(Path(tmp)) as base, RecordingProxy(base) as proxy:
+        result = run_tool(name, proxy.url, f"rec_{slug(name).replace('-', '_').replace('.', '_')}"[:30], timeout=200)
+        sent = proxy.recorder.take_by_write()
+    by_action = {path.strip("/"): rec for path, rec in sent}  # /register, /post, /comment
+    version = slug(result.version.split(" + ")[0].split()[0]) if result.version else "x"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for write in result.writes:
+        action = write["action"]
+        if action not in by_action:
+            raise RuntimeError(f"{name}: no telemetry went with the {action} write")
+        stem = f"rec-{slug(name)}-{version}-{action}"
+        rec = by_action[action]
+        (out_dir / f"{stem}.msgpack").write_bytes(rec.body)
+        keep = {k: v for k, v in rec.headers.items() if k not in ("cookie", "host", "content-length")}
+        (out_dir / f"{stem}.headers.json").write_text(json.dumps(keep, indent=1, sort_keys=True) + "\n")
+        note = {
+            "tool": name, "tool_version": result.version, "chromium": browser_version(),
+            "date": datetime.date.today().isoformat(),
+            "how": (f"python -m e2e.tools.record --flow {name}: e2e/tools/{TOOLS[name].split(':')[0]}.py drove register → post → "
+                    f"comment of `tell demo` (seeded with one post, edge.simulate.seeded_demo) with the tool's own API "
+                    f"({result.note}); the body of the telemetry POST sent with the {action} write, captured at a loopback proxy"),
+            "decision_at_recording": write["decision"], "families_at_recording": write["families"],
+        }
+        (out_dir / f"{stem}.json").write_text(json.dumps(note, indent=1, ensure_ascii=False) + "\n")
+        paths.append(out_dir / f"{stem}.msgpack")
+    return paths
+
+
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m e2e.tools.record")
     p.add_argument("names", nargs="+", choices=sorted(TOOLS))
     p.add_argument("--out", type=Path, default=FIXTURES)
+    p.add_argument("--flow", action="store_true", help="register → post → comment, one fixture per write (e2e/tools/unseen.py)")
     args = p.parse_args()
     for name in args.names:
-        path = record(name, args.out)
-        print(f"{name}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size} bytes)")
+        for path in record_flow(name, args.out) if args.flow else [record(name, args.out)]:
+            print(f"{name}: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size} bytes)")
     return 0
 
 

@@ -42,6 +42,11 @@ TOOLS: dict[str, str] = {
     "go-rod": "agents:go_rod",
     "cjk-ime": "agents:cjk_ime",
     "puppeteer-evaluate": "puppeteer:evaluate",
+    "pydoll-headful": "unseen:pydoll_headful",
+    "pydoll": "unseen:pydoll_headless",
+    "zendriver-headful": "unseen:zendriver_headful",
+    "rebrowser-playwright": "unseen:rebrowser_playwright",
+    "selenium-driverless": "unseen:selenium_driverless",
 }
 
 
