@@ -248,6 +248,10 @@ class EventColumns:
         m = self._num.get(kind)
         return _EMPTY[kind] if m is None else m
 
+    def kinds(self):
+        """(kind, matrix) of each kind the payload has events of."""
+        return self._num.items()
+
     def count(self, kind: str) -> int:
         m = self._num.get(kind)
         return 0 if m is None else m.shape[1]

@@ -142,7 +142,9 @@ _KEY_EMPTY, _KEY_REPEAT = column("kd", 4), column("kd", 5)
 _IN_DATA, _IN_VALUE, _IN_FIELD = column("in", 4), column("in", 5), column("in", 6)
 _TS_RADIUS, _TS_FORCE = column("ts", 5), column("ts", 6)
 _VALUE = column("pa", 3)  # the one field of ce, pa, fo, bl, sc, su
-_INPUT_GROUPS = tuple(sorted({KEY if k in ("kd", "ku") else k for k in INPUT_KINDS}))
+_INPUT_GROUPS = frozenset(KEY if k in ("kd", "ku") else k for k in INPUT_KINDS)
+_NONE = np.empty(0)
+_NONE.flags.writeable = False
 
 
 def _median(a: np.ndarray | list) -> float:
@@ -187,7 +189,7 @@ def _near_after(times: np.ndarray, t: np.ndarray, window: float) -> np.ndarray:
     """For each of ``t``: is there a time in ``times`` (sorted) within ``window`` ms before or at it?"""
     if not len(times):
         return np.zeros(len(t), bool)
-    j = np.searchsorted(times, t, side="right") - 1
+    j = times.searchsorted(t, side="right") - 1
     return (j >= 0) & (t - times[np.maximum(j, 0)] <= window)
 
 
@@ -271,7 +273,7 @@ def _keys(cols: EventColumns, kd: np.ndarray, cls_all: np.ndarray, focus_t: np.n
         fl = _diff(d)
         keep = char[1:] & char[:-1] & (fl <= PAUSE_MS)
         if len(focus_t):  # moving to another field is a pause, not rhythm
-            keep &= np.searchsorted(focus_t, d[:-1], side="right") == np.searchsorted(focus_t, d[1:], side="right")
+            keep &= focus_t.searchsorted(d[:-1], side="right") == focus_t.searchsorted(d[1:], side="right")
         fl = fl[keep]
         if len(fl) >= 2:
             f["key_flights"] = len(fl)
@@ -291,7 +293,7 @@ def _text(cols: EventColumns, kd_t: np.ndarray, paste_chars: int, f: dict[str, A
         n = inputs[_IN_DATA][ins]
         v = inputs[_IN_VALUE][ins]
         if len(kd_t):
-            j = np.searchsorted(kd_t, t, side="right") - 1
+            j = kd_t.searchsorted(t, side="right") - 1
             prev = np.where(j >= 0, kd_t[np.maximum(j, 0)], -np.inf)
             keyed = t - prev <= KEY_INPUT_WINDOW_MS
         else:
@@ -423,7 +425,7 @@ def _presses(md: np.ndarray, mu: np.ndarray, mm: np.ndarray, f: dict[str, Any]) 
     f["clicks"] = md.shape[1]
     mm_t, mm_x, mm_y = mm[0], mm[_X], mm[_Y]
     # the pointer samples before each press: mm[lo:hi], lo being where the previous press's ended
-    his = np.searchsorted(mm_t, md[0], side="right").tolist()
+    his = mm_t.searchsorted(md[0], side="right").tolist()
     xs, ys = mm_x.tolist(), mm_y.tolist()
     teleports = without_move = 0
     prev: tuple | None = None  # previous press: (x, y, button, hi)
@@ -467,7 +469,7 @@ def _presses(md: np.ndarray, mu: np.ndarray, mm: np.ndarray, f: dict[str, Any]) 
     if mu.shape[1]:
         up_t, up_b = mu[0].tolist(), mu[_MU_BUTTON].tolist()
         holds = []
-        for t, button, j in zip(md[0].tolist(), md[_MD_BUTTON].tolist(), np.searchsorted(mu[0], md[0], side="left").tolist()):
+        for t, button, j in zip(md[0].tolist(), md[_MD_BUTTON].tolist(), mu[0].searchsorted(md[0], side="left").tolist()):
             while j < len(up_b) and up_b[j] != button:
                 j += 1
             if j < len(up_b):
@@ -494,7 +496,7 @@ def _touch(cols: EventColumns, f: dict[str, Any]) -> None:
     te = cols.num("te")
     if te.shape[1]:
         start_t, end_t = ts[0], te[0]
-        j = np.searchsorted(end_t, start_t, side="left")
+        j = end_t.searchsorted(start_t, side="left")
         ok = j < len(end_t)
         if ok.any():
             f["touch_hold_ms_median"] = float(_median(end_t[j[ok]] - start_t[ok]))
@@ -534,17 +536,20 @@ def timing_features(events: list[list]) -> dict[str, Any]:
     if n_in:
         _text(cols, kd_t, paste_chars, f)
     pd = cols.num("pd")
-    touch_pd = pd[0][np.fromiter(map("mouse".__ne__, cols.strings("pd", 5)), bool, pd.shape[1])] if pd.shape[1] else pd[0]
-    touch_t = np.sort(np.concatenate((cols.num("ts")[0], cols.num("te")[0], touch_pd)))
+    if pd.shape[1] or cols.count("ts") or cols.count("te"):
+        touch_pd = pd[0][np.fromiter(map("mouse".__ne__, cols.strings("pd", 5)), bool, pd.shape[1])]
+        touch_t = np.sort(np.concatenate((cols.num("ts")[0], cols.num("te")[0], touch_pd)))
+    else:
+        touch_t = _NONE
     if cols.count("mm") or cols.count("md") or cols.count("ck") or pd.shape[1]:
-        act = (cls_all == ord("e")) | (cls_all == ord("s"))
-        _pointer(cols, touch_t, np.sort(keys[0][act]), f)
+        key_act_t = np.sort(keys[0][(cls_all == ord("e")) | (cls_all == ord("s"))]) if len(cls_all) else _NONE
+        _pointer(cols, touch_t, key_act_t, f)
     f["touch_input"] = bool(len(touch_t))
     _touch(cols, f)
     if cols.count("sc"):
         f["scroll_events"] = cols.count("sc")
     # session
-    times = [m[0] for m in map(cols.num, _INPUT_GROUPS) if m.shape[1]]  # each kind's, time-ordered
+    times = [m[0] for kind, m in cols.kinds() if kind in _INPUT_GROUPS]  # each kind's, time-ordered
     if times:
         first = min(float(t[0]) for t in times)
         last = max(float(t[-1]) for t in times)
