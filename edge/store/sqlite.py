@@ -1,10 +1,8 @@
-"""SQLite store: one file, WAL, every acknowledged write fsynced, safe for several processes.
+"""SQLite store: one file, WAL, ``synchronous=FULL``, safe for several processes.
 
-Durability: a decision is acknowledged only after its ``COMMIT`` returned *and* the WAL file was
-fsynced after it, so acknowledged decisions survive ``kill -9`` and power loss. SQLite itself runs
-with ``synchronous=NORMAL`` (its commit writes the WAL but does not fsync it; checkpoints still sync
-the WAL before and the database file after, so a WAL is only rewritten once what it held is durable
-in the database) and the store fsyncs the WAL on a thread of its own, see group commit below. Several processes (``tell serve --workers N``) share the file: every write transaction
+Durability: a write is acknowledged only after ``COMMIT`` returns, and with WAL plus
+``synchronous=FULL`` the commit has been fsynced, so acknowledged decisions survive ``kill -9`` and
+power loss. Several processes (``tell serve --workers N``) share the file: every write transaction
 is ``BEGIN IMMEDIATE`` (it takes the write lock up front, so read-then-update of the account's
 enforcement cannot interleave with another process) and ``busy_timeout`` makes waiters queue
 instead of failing.
@@ -13,18 +11,10 @@ sqlite3 blocks, so every call runs on one dedicated thread that owns the connect
 loop only awaits it.
 
 Group commit: concurrent ``record()`` and ``use_token()`` calls are queued and written together, one
-``BEGIN IMMEDIATE … COMMIT`` per batch. The fsync that makes a batch durable runs on a second thread
-while the connection's thread already writes the next batch, and one fsync covers every batch
-committed before it started. A ``record()`` returns once an fsync that began after its batch's
-commit has returned: "acknowledged" still means "fsynced". A token use only needs to be counted
-exactly (the count is taken under the write lock) and visible to the other processes, so it returns
-at its batch's commit without waiting for the fsync; a use lost to a power cut lets that token be
-used once more. Each operation in a batch runs under its own ``SAVEPOINT``, so one that fails is
-undone alone and fails only its caller; an I/O error fails the whole batch (every caller gets the
-``StoreError``). A failed fsync fails the decisions waiting for it, although their batch committed;
-the write buffer replays them and, since a decision is stored once per request id, nothing is
-counted twice. Reports, overrides and purges are transactions of their own, fsynced before they
-return.
+``BEGIN IMMEDIATE … COMMIT`` (so one fsync) per batch. Each caller awaits the commit of its own batch,
+so "acknowledged" still means "fsynced"; while one batch commits, the next one fills. Each operation
+in a batch runs under its own ``SAVEPOINT``, so one that fails is undone alone and fails only its
+caller; an I/O error fails the whole batch (every caller gets the ``StoreError``).
 
 Enforcement is incremental: the account's row keeps a :class:`~edge.enforcement.LedgerSummary`
 (``policy_state``), so recording a write reads one row instead of the account's recent decisions.
@@ -139,15 +129,8 @@ class SQLiteStore(Store):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tell-sqlite")
         self._closed = False
         # Group commit: operations waiting for the next batch, and the task writing batches.
-        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future, bool]] = []
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
-        # The WAL's fsync, off the connection's thread: descriptors (dups of the WAL's, one per
-        # committed batch) to sync, the callers waiting for it, and the task running it.
-        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tell-sqlite-fsync")
-        self._wal_fd: int | None = None  # owned by the connection's thread, like the connection
-        self._to_sync: list[int] = []
-        self._awaiting_sync: list[tuple[asyncio.Future, Any]] = []
-        self._sync_task: asyncio.Task | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -187,9 +170,6 @@ class SQLiteStore(Store):
 
     def _drop(self) -> None:
         conn, self._conn, self._identity = self._conn, None, None
-        fd, self._wal_fd = self._wal_fd, None
-        if fd is not None:
-            os.close(fd)
         if conn is not None:
             try:
                 conn.close()
@@ -212,11 +192,9 @@ class SQLiteStore(Store):
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal" and self.path != ":memory:":
             raise StoreError(f"sqlite {self.path}: cannot enable WAL (journal_mode={mode})")
-        # NORMAL: a commit writes the WAL without syncing it; the store syncs it itself (see the
-        # module's docstring) before acknowledging, so an acknowledged write survives power loss.
-        # Checkpoints under NORMAL still sync, so the WAL is never rewritten before its content is
-        # durable in the database file. (OFF would not: never use it here.)
-        conn.execute("PRAGMA synchronous = NORMAL")
+        # FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss,
+        # not only a killed process.
+        conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         self._migrate(conn)
         if self.path != ":memory:":
@@ -253,37 +231,15 @@ class SQLiteStore(Store):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        self._sync_now()
         return out
 
-    def _wal_dup(self) -> int | None:
-        """A descriptor of the WAL file (a dup the caller closes), or None for an in-memory database.
-        On the connection's thread, after a commit (so the WAL exists)."""
-        if self.path == ":memory:":
-            return None
-        try:
-            if self._wal_fd is None:
-                self._wal_fd = os.open(self.path + "-wal", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            return os.dup(self._wal_fd)
-        except OSError as exc:
-            # Committed but cannot be made durable: the callers are told it failed, and a replay of
-            # their decisions is stored once (request ids).
-            raise StoreError(f"sqlite {self.path}: cannot open the WAL to fsync it: {exc}") from exc
-
-    def _sync_now(self) -> None:
-        """fsync the WAL here and now (the rare writes outside group commit)."""
-        fd = self._wal_dup()
-        if fd is not None:
-            _fsync_all([fd])
-
-    async def _batched(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
-        """Run ``op`` inside the next group commit; return once that batch is committed and, when
-        ``durable``, the WAL fsynced after it."""
+    async def _batched(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` inside the next group commit; return once that batch is committed."""
         if self._closed:
             raise StoreError("store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
-        self._queue.append((op, fut, durable))
+        self._queue.append((op, fut))
         if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
             self._flusher = loop.create_task(self._flush(), name="tell-sqlite-group-commit")
         return await fut
@@ -291,58 +247,28 @@ class SQLiteStore(Store):
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            ops = [op for op, _, _ in batch]
+            ops = [op for op, _ in batch]
             try:
-                results, fd = await self._run(lambda conn: self._write_batch(conn, ops))
+                results = await self._run(lambda conn: self._write_batch(conn, ops))
             except BaseException as exc:
-                # The whole batch failed (I/O error, lock timeout, the store closed; rarely, after
-                # its commit: the WAL could not be opened to sync it): every caller learns it.
+                # The whole batch failed (I/O error, lock timeout, the store closed): every caller
+                # learns it; none of their operations was committed.
                 err = exc if isinstance(exc, Exception) else StoreError(f"sqlite {self.path}: batch interrupted")
-                for _, fut, _ in batch:
+                for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(err)
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            waiting = False
-            for (_, fut, durable), (ok, value) in zip(batch, results):
-                if ok and durable and fd is not None:
-                    self._awaiting_sync.append((fut, value))
-                    waiting = True
-                elif not fut.done():  # a caller that stopped waiting (its write is committed all the same)
+            for (_, fut), (ok, value) in zip(batch, results):
+                if not fut.done():  # a caller that stopped waiting (its write is committed all the same)
                     if ok:
                         fut.set_result(value)
                     else:
                         fut.set_exception(value)
-            if fd is None:
-                continue
-            self._to_sync.append(fd)
-            if waiting and (self._sync_task is None or self._sync_task.done()):
-                self._sync_task = asyncio.get_running_loop().create_task(self._sync(), name="tell-sqlite-fsync")
 
-    async def _sync(self) -> None:
-        """fsync the WAL for the decisions committed but not yet acknowledged; one fsync covers every
-        batch committed before it began, and batches committed meanwhile wait for the next one."""
-        loop = asyncio.get_running_loop()
-        while self._awaiting_sync:
-            waiting, self._awaiting_sync = self._awaiting_sync, []
-            fds, self._to_sync = self._to_sync, []
-            try:
-                await loop.run_in_executor(self._syncer, _fsync_all, fds)
-            except OSError as exc:
-                err = StoreError(f"sqlite {self.path}: fsync of the WAL failed: {exc}")
-                for fut, _ in waiting:
-                    if not fut.done():
-                        fut.set_exception(err)
-                continue
-            for fut, value in waiting:
-                if not fut.done():
-                    fut.set_result(value)
-
-    def _write_batch(self, conn: sqlite3.Connection,
-                     ops: list[Callable[[sqlite3.Connection], Any]]) -> tuple[list[tuple[bool, Any]], int | None]:
-        """One transaction for every operation of the batch, each under a savepoint. Returns the
-        results and a descriptor of the WAL to fsync (None in memory)."""
+    def _write_batch(self, conn: sqlite3.Connection, ops: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        """One transaction, one fsync, for every operation of the batch; each under a savepoint."""
         results: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -365,28 +291,23 @@ class SQLiteStore(Store):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        return results, self._wal_dup()
+        return results
 
     async def close(self) -> None:
         if self._closed:
             return
-        loop = asyncio.get_running_loop()
-        # Let the batch in flight commit, then its fsync finish, and their callers have the answer.
-        if self._flusher is not None and not self._flusher.done() and self._flusher.get_loop() is loop:
-            await asyncio.wait([self._flusher])
-        if self._sync_task is not None and not self._sync_task.done() and self._sync_task.get_loop() is loop:
-            await asyncio.wait([self._sync_task])
-        for fd in self._to_sync:  # committed batches nobody waits for (token uses): closed unsynced
-            os.close(fd)
-        self._to_sync = []
+        if self._flusher is not None and not self._flusher.done() and self._flusher.get_loop() is asyncio.get_running_loop():
+            await asyncio.wait([self._flusher])  # let the batch in flight commit and answer
 
         def _close(_: Any = None) -> None:
-            self._drop()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
+        loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, _close)
         self._closed = True
         self._executor.shutdown(wait=False)
-        self._syncer.shutdown(wait=False)
 
     # -- enforcement inside a write transaction ---------------------------------------------
 
@@ -530,9 +451,8 @@ class SQLiteStore(Store):
             )
             return int(row[0])
 
-        # In the same group commit as the decisions, answered at the commit: a use must be counted
-        # exactly and seen by every process, not outlive a power cut (see the module's docstring).
-        return await self._batched(tx, durable=False)
+        # In the same group commit as the decisions: counting a use costs no fsync of its own.
+        return await self._batched(tx)
 
     async def token_uses(self, token_id: str) -> int:
         def q(conn: sqlite3.Connection) -> int:
@@ -636,18 +556,3 @@ def _summary(row: sqlite3.Row) -> dict[str, Any]:
         "last_ts": row["last_ts"],
         "last_report_ts": row["last_report_ts"],
     }
-
-
-def _fsync_all(fds: list[int]) -> None:
-    """fsync each distinct file among ``fds`` (dups of the WAL's descriptor, usually one file; two
-    when the connection was reopened in between) and close them all."""
-    try:
-        seen: set[tuple[int, int]] = set()
-        for fd in reversed(fds):
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                os.fsync(fd)
-    finally:
-        for fd in fds:
-            os.close(fd)
