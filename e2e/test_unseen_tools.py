@@ -1,6 +1,6 @@
 """Tools no rule was written from, driving `tell demo` in a real Chromium the way their own docs show
-(e2e/tools/unseen.py): each is refused by its second write at the latest, and the decision names its
-family and the rule that caught it (read back from the admin API).
+(e2e/tools/unseen.py, e2e/tools/js/unseen.js): each is refused by its second write at the latest, and
+the decision names its family and the rule that caught it (read back from the admin API).
 
 pydoll's humanised input (Bézier paths, typos, human key timing) passed every rule on its first run
 and was only challenged by the timing model; ``cdp-direct.curved-path-to-exact-centre`` was written
@@ -9,6 +9,7 @@ from that recording. The others were caught by rules written for the tools they 
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
 
 import pytest
@@ -39,12 +40,15 @@ UNSEEN = {
     "zendriver-headful": ("cdp-direct", "cdp-direct.char-events-without-keys"),
     "rebrowser-playwright": ("playwright", "playwright.mark-target-events"),
     "selenium-driverless": ("headless", "headless.pointer-pressure-zero"),
+    "rebrowser-puppeteer": ("puppeteer", "puppeteer.default-viewport"),
 }
 
 
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("tool", list(UNSEEN))
 def test_unseen_tool_is_refused_by_its_second_write_with_its_family_named(demo, tool, tmp_path):
+    if tool == "rebrowser-puppeteer" and not shutil.which("node"):
+        pytest.fail("node is not installed (scripts/test installs it)")
     family, rule = UNSEEN[tool]
     username = "u_" + tool.replace("-", "_")[:24]
     result = run_tool(tool, demo, username, timeout=220, log=tmp_path / "tool.log")

@@ -47,6 +47,8 @@ TOOLS: dict[str, str] = {
     "zendriver-headful": "unseen:zendriver_headful",
     "rebrowser-playwright": "unseen:rebrowser_playwright",
     "selenium-driverless": "unseen:selenium_driverless",
+    "rebrowser-puppeteer": "unseen:rebrowser_puppeteer",
+    "botasaurus-human": "unseen:botasaurus_human",
 }
 
 

@@ -287,3 +287,74 @@ def selenium_driverless(url: str, username: str) -> ToolRun:
         writes = _run(main)
     return _result("selenium-driverless", version("selenium-driverless"), writes,
                    f"element.send_keys + element.click, headful on Xvfb {XVFB_SIZE[0]}x{XVFB_SIZE[1]}")
+
+
+# --- rebrowser-puppeteer-core (Node) -----------------------------------------------------------------
+
+def rebrowser_puppeteer(url: str, username: str) -> ToolRun:
+    """rebrowser-puppeteer-core, headless: page.click + page.type(delay 80) (``js/unseen.js``)."""
+    import json
+    import shutil
+    import subprocess
+
+    from e2e.tools.puppeteer import JS
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node:
+        raise RuntimeError("node is not installed")
+    if not (JS / "node_modules" / "rebrowser-puppeteer-core").is_dir():
+        if not npm:  # scripts/test installs them; a bare checkout installs them here, from the lock file
+            raise RuntimeError(f"npm packages missing in {JS} and npm is not installed")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True, timeout=300,
+                       capture_output=True)
+    p = subprocess.run([node, "unseen.js", url, username, PASSWORD, POST, COMMENT], cwd=JS, capture_output=True,
+                       text=True, timeout=150)
+    if p.returncode != 0:
+        raise RuntimeError(f"unseen.js failed ({p.returncode}): {p.stderr[-2000:]}")
+    d = json.loads(p.stdout.strip().splitlines()[-1])
+    writes = [{**w, "families": families(w["families"]), "score": float(w["score"]) if w.get("score") else None}
+              for w in d["writes"]]
+    return _result("rebrowser-puppeteer", d["version"], writes,
+                   f"page.click + page.type(delay 80), headless; REBROWSER_PATCHES_RUNTIME_FIX_MODE={d['mode']}")
+
+
+# --- botasaurus --------------------------------------------------------------------------------------
+
+class BotasaurusDriver(Driver):
+    """botasaurus's Driver is synchronous (it runs its own loop): each call goes to a worker thread."""
+
+    def __init__(self, driver):
+        self.driver = driver
+
+    async def goto(self, url: str) -> None:
+        await asyncio.to_thread(self.driver.get, url)
+
+    async def js(self, expr: str):
+        return await asyncio.to_thread(self.driver.run_js, f"return {expr}")
+
+    async def type(self, selector: str, text: str) -> None:
+        await asyncio.to_thread(self.driver.click, selector)
+        await asyncio.to_thread(self.driver.type, selector, text)
+
+    async def click(self, selector: str) -> None:
+        await asyncio.to_thread(self.driver.click, selector)
+
+
+def botasaurus_human(url: str, username: str) -> ToolRun:
+    """botasaurus's Driver with enable_human_mode() (its humancursor), driver.type and driver.click,
+    headful (its default) on Xvfb."""
+    from botasaurus_driver import Driver as Bota
+
+    async def main() -> list[dict]:
+        driver = await asyncio.to_thread(lambda: Bota(headless=False, chrome_executable_path=CHROMIUM, arguments=CHROMIUM_ARGS[1:]))
+        try:
+            driver.enable_human_mode()
+            return await flow(BotasaurusDriver(driver), url, username)
+        finally:
+            await asyncio.to_thread(driver.close)
+
+    with _display():
+        writes = _run(main, 150)
+    return _result("botasaurus-human", version("botasaurus-driver"), writes,
+                   f"Driver + enable_human_mode(), driver.click + driver.type, headful on Xvfb {XVFB_SIZE[0]}x{XVFB_SIZE[1]}; "
+                   f"botasaurus {version('botasaurus')}")
