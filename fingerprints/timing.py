@@ -254,18 +254,18 @@ def _keys(cols: EventColumns, kd: np.ndarray, cls_all: np.ndarray, focus_t: np.n
             f["key_hold_ms_cv"] = _cv(h)
             f["key_hold_under_10ms_share"] = _share(h < HOLD_SHORT_MS)
         if len(d) >= 2:
-            # for each press, the MAX_HELD_KEYS presses just before it (a row each; NaN before the
-            # first): still held (rollover), or released how long ago (NaN releases compare False:
-            # a key never seen released is not counted)
+            # for each press, the releases of the MAX_HELD_KEYS presses just before it (a row each;
+            # NaN before the first, and for a key never seen released: not counted)
             padded = np.concatenate((np.full(MAX_HELD_KEYS, np.nan), up[:-1]))
             # the windows as a view of ``padded`` (what sliding_window_view makes, without its overhead)
             before = np.ndarray((len(d) - 1, MAX_HELD_KEYS), float, padded, padded.itemsize, (padded.itemsize,) * 2)
-            now = d[1:, None]
-            held = (before > now).any(axis=1)
-            last_up = np.where(before <= now, before, -np.inf).max(axis=1)
-            gap = d[1:] - last_up
+            # the latest release among them (fmax passes NaN over; NaN when none was seen): after the
+            # press, a key still held (rollover); else the gap since the last release
+            last_up = np.fmax.reduce(before, axis=1)
+            now = d[1:]
+            held = last_up > now
             f["key_rollover_share"] = _share(held)
-            f["key_press_on_release_share"] = _share(~held & (gap <= PRESS_ON_RELEASE_MS))
+            f["key_press_on_release_share"] = _share(~held & (now - last_up <= PRESS_ON_RELEASE_MS))
     if len(d) >= 3:
         # rhythm between character keys only: a run of Backspace taps is a finger-tapping task,
         # as regular as a metronome in anybody's hands
@@ -425,8 +425,12 @@ def _presses(md: np.ndarray, mu: np.ndarray, mm: np.ndarray, f: dict[str, Any]) 
     f["clicks"] = md.shape[1]
     mm_t, mm_x, mm_y = mm[0], mm[_X], mm[_Y]
     # the pointer samples before each press: mm[lo:hi], lo being where the previous press's ended
-    his = mm_t.searchsorted(md[0], side="right").tolist()
-    xs, ys = mm_x.tolist(), mm_y.tolist()
+    his_at = mm_t.searchsorted(md[0], side="right")
+    his = his_at.tolist()
+    # where the pointer was last seen before each press (used only when a sample precedes it)
+    before = np.maximum(his_at - 1, 0) if len(mm_t) else None
+    last_x = mm_x[before].tolist() if before is not None else []
+    last_y = mm_y[before].tolist() if before is not None else []
     teleports = without_move = 0
     prev: tuple | None = None  # previous press: (x, y, button, hi)
     # steps of short approaches, judged together after the loop: (dx, dy, press)
@@ -448,10 +452,10 @@ def _presses(md: np.ndarray, mu: np.ndarray, mm: np.ndarray, f: dict[str, Any]) 
                 if prev is not None and math.hypot(x - prev[0], y - prev[1]) >= TELEPORT_PX:
                     teleports += 1
             else:
-                jump = math.hypot(x - xs[hi - 1], y - ys[hi - 1])  # pressed away from the pointer
+                jump = math.hypot(x - last_x[i], y - last_y[i])  # pressed away from the pointer
                 if k <= 2 and prev is not None and jump < TELEPORT_PX:
                     # reached by one or two samples: was one of the steps (from the last press) a jump?
-                    px, py = [prev[0], *xs[lo:hi]], [prev[1], *ys[lo:hi]]
+                    px, py = [prev[0], *mm_x[lo:hi].tolist()], [prev[1], *mm_y[lo:hi].tolist()]
                     steps_x += [b - a for a, b in zip(px, px[1:])]
                     steps_y += [b - a for a, b in zip(py, py[1:])]
                     steps_of += [i] * k
