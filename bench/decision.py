@@ -130,10 +130,44 @@ def stages(engine, samples: Sequence[Any], rounds: int) -> dict[str, float]:
     return out
 
 
-def run(samples: Sequence[Any], rounds: int, signatures: Any = None) -> list[list[int]]:
-    """Nanoseconds per decision, one list per sample."""
+def run(samples: Sequence[Any], rounds: int, signatures: Any = None, gc_seen: "GCTime | None" = None) -> list[list[int]]:
+    """Nanoseconds per decision, one list per sample; ``gc_seen`` counts the garbage collections
+    that ran meanwhile."""
     engine = make_engine(signatures)
-    return time_calls(decision_fn(engine), prepared(samples), rounds)
+    fn, args = decision_fn(engine), prepared(samples)
+    if gc_seen is None:
+        return time_calls(fn, args, rounds)
+    with gc_seen:
+        return time_calls(fn, args, rounds)
+
+
+class GCTime:
+    """Collections of each generation and the time spent in them while the block runs
+    (``gc.callbacks``): the collector stays on, this only watches it."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.ns = [0, 0, 0]
+        self._t0 = 0
+
+    def _cb(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter_ns()
+        else:
+            g = info["generation"]
+            self.count[g] += 1
+            self.ns[g] += time.perf_counter_ns() - self._t0
+
+    def __enter__(self) -> "GCTime":
+        import gc
+
+        gc.callbacks.append(self._cb)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        gc.callbacks.remove(self._cb)
 
 
 # --- subprocess mode: another checkout, the same payloads ----------------------------------------

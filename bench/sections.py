@@ -52,9 +52,11 @@ def decision(quick: bool, baseline: str | None = None) -> Section:
           "")
     samples = {n: sized(n, tools, humans) for n in sizes}
     rows = []
+    gc_rows = []
     s.data["sizes"] = {}
     for n in sizes:
-        per = dec.run(samples[n], rounds[n])
+        seen = dec.GCTime()
+        per = dec.run(samples[n], rounds[n], gc_seen=seen)
         d = dec.Dist.of(dec.flat(per))
         tools_p50 = dec.Dist.of(dec.flat([x for x, smp in zip(per, samples[n]) if not smp.human])).p50
         human = [x for x, smp in zip(per, samples[n]) if smp.human]
@@ -62,12 +64,18 @@ def decision(quick: bool, baseline: str | None = None) -> Section:
         kb = sum(len(x.body) for x in samples[n]) / len(samples[n]) / 1024
         rows.append([f"{n:,}", f"{kb:.1f} KB", f"{d.n:,}", us(d.p50), us(d.p90), us(d.p99), us(d.max), us(tools_p50), us(human_p50)])
         s.data["sizes"][n] = d.to_json()
+        gc_rows.append([f"{n:,}", *(f"{c:,}" + (f" ({ns / c / 1e6:.1f} ms each)" if c else "") for c, ns in zip(seen.count, seen.ns)),
+                        us(sum(seen.ns) / d.n / 1000)])
+        s.data["sizes"][n]["gc"] = {"collections": seen.count, "ns": seen.ns}
         if n == 500:
             s.targets.append(Target("decision, 500 events, p50", us(d.p50), f"≤ {us(TARGET_P50_US)}", d.p50 <= TARGET_P50_US,
                                     "" if d.p50 <= TARGET_P50_US else f"{d.p50 / TARGET_P50_US:.1f}× over"))
             s.targets.append(Target("decision, 500 events, p99", us(d.p99), f"≤ {us(TARGET_P99_US)}", d.p99 <= TARGET_P99_US,
                                     "" if d.p99 <= TARGET_P99_US else f"{d.p99 / TARGET_P99_US:.1f}× over"))
     s.table(["events", "mean body", "decisions", "p50", "p90", "p99", "max", "p50 tools", "p50 humans"], rows)
+    s.add("Garbage collections while those decisions ran (the collector's own generations; a full collection walks "
+          "every object of the loaded engine):", "")
+    s.table(["events", "young (gen 0)", "gen 1", "full (gen 2)", "GC time per decision, mean"], gc_rows)
 
     mid = 60 if quick else 500
     st = dec.stages(dec.make_engine(), samples[mid], 3 if quick else 40)
