@@ -48,7 +48,7 @@ TOOLS: dict[str, str] = {
     "rebrowser-playwright": "unseen:rebrowser_playwright",
     "selenium-driverless": "unseen:selenium_driverless",
     "rebrowser-puppeteer": "unseen:rebrowser_puppeteer",
-    "botasaurus-human": "unseen:botasaurus_human",
+    "botasaurus": "unseen:botasaurus_human",
 }
 
 

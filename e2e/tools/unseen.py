@@ -355,6 +355,6 @@ def botasaurus_human(url: str, username: str) -> ToolRun:
 
     with _display():
         writes = _run(main, 150)
-    return _result("botasaurus-human", version("botasaurus-driver"), writes,
+    return _result("botasaurus", version("botasaurus-driver"), writes,
                    f"Driver + enable_human_mode(), driver.click + driver.type, headful on Xvfb {XVFB_SIZE[0]}x{XVFB_SIZE[1]}; "
                    f"botasaurus {version('botasaurus')}")
