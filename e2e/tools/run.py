@@ -43,6 +43,7 @@ TOOLS: dict[str, str] = {
     "cjk-ime": "agents:cjk_ime",
     "puppeteer-evaluate": "puppeteer:evaluate",
     "pydoll-headful": "unseen:pydoll_headful",
+    "pydoll-headful-offset": "unseen:pydoll_headful_offset",
     "pydoll": "unseen:pydoll_headless",
     "zendriver-headful": "unseen:zendriver_headful",
     "rebrowser-playwright": "unseen:rebrowser_playwright",

@@ -118,8 +118,8 @@ def _run(coro_fn, timeout: float = 100):
 # --- pydoll ------------------------------------------------------------------------------------------
 
 class PydollDriver(Driver):
-    def __init__(self, tab, humanize: bool):
-        self.tab, self.humanize = tab, humanize
+    def __init__(self, tab, humanize: bool, offset: bool = False):
+        self.tab, self.humanize, self.offset = tab, humanize, offset
 
     async def goto(self, url: str) -> None:
         await self.tab.go_to(url)
@@ -133,10 +133,16 @@ class PydollDriver(Driver):
         await el.type_text(text, humanize=self.humanize)  # clicks the field first, humanised too
 
     async def click(self, selector: str) -> None:
-        await (await self.tab.query(selector, timeout=10)).click(humanize=self.humanize)
+        el = await self.tab.query(selector, timeout=10)
+        if self.offset:  # click(x_offset=…, y_offset=…) as pydoll's docs show: off the centre, by a random few px
+            import random
+
+            await el.click(x_offset=random.randint(-30, 30), y_offset=random.randint(-8, 8), humanize=self.humanize)
+        else:
+            await el.click(humanize=self.humanize)
 
 
-def _pydoll(url: str, username: str, *, humanize: bool, headless: bool) -> ToolRun:
+def _pydoll(url: str, username: str, *, humanize: bool, headless: bool, offset: bool = False) -> ToolRun:
     from pydoll.browser.chromium import Chrome
     from pydoll.browser.options import ChromiumOptions
 
@@ -149,18 +155,26 @@ def _pydoll(url: str, username: str, *, humanize: bool, headless: bool) -> ToolR
                 opts.add_argument(a)
         async with Chrome(options=opts) as browser:
             tab = await browser.start()
-            return await flow(PydollDriver(tab, humanize), url, username)
+            return await flow(PydollDriver(tab, humanize, offset), url, username)
 
     with _display() if not headless else contextlib.nullcontext():
         writes = _run(main, 150)
     how = ("type_text/click with humanize=True" if humanize else "type_text/click, defaults") + \
+        (", submit clicked at a random offset from the centre" if offset else "") + \
         (", headless" if headless else f", headful on Xvfb {XVFB_SIZE[0]}x{XVFB_SIZE[1]}")
-    return _result("pydoll" if headless else "pydoll-headful", version("pydoll-python"), writes, how)
+    name = ("pydoll" if headless else "pydoll-headful") + ("-offset" if offset else "")
+    return _result(name, version("pydoll-python"), writes, how)
 
 
 def pydoll_headful(url: str, username: str) -> ToolRun:
     """pydoll as its README shows it: humanize=True on typing and clicks, headful (its default)."""
     return _pydoll(url, username, humanize=True, headless=False)
+
+
+def pydoll_headful_offset(url: str, username: str) -> ToolRun:
+    """pydoll humanised and headful, its submit click given a random offset (type_text still clicks
+    the field at its centre: pydoll offers no offset there)."""
+    return _pydoll(url, username, humanize=True, headless=False, offset=True)
 
 
 def pydoll_headless(url: str, username: str) -> ToolRun:
