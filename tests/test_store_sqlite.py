@@ -86,27 +86,6 @@ async def test_waiting_for_the_write_lock_does_not_block_the_event_loop(tmp_path
     await store.close()
 
 
-async def test_reads_do_not_queue_behind_a_write(tmp_path) -> None:
-    path = tmp_path / "t.sqlite3"
-    store = SQLiteStore(str(path))
-    await store.record(automated("a1"))
-    await store.use_token("t", 5, 60)
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # the writer's next batch waits for this lock
-    write = asyncio.create_task(store.record(human("a1")))
-    await asyncio.sleep(0.1)
-    assert not write.done()
-    # What a decision reads (enforcement, challenge strikes) and the admin views answer meanwhile.
-    assert await asyncio.wait_for(store.enforcement("a1"), 1) is Enforcement.WARN
-    assert await asyncio.wait_for(store.token_uses("t"), 1) == 1
-    assert (await asyncio.wait_for(store.account("a1"), 1))["decisions_total"] == 1
-    other.execute("COMMIT")
-    other.close()
-    await asyncio.wait_for(write, 10)
-    assert (await store.account("a1"))["decisions_total"] == 2  # and they see each commit at once
-    await store.close()
-
-
 async def test_a_closed_store_refuses_calls(tmp_path) -> None:
     store = SQLiteStore(str(tmp_path / "t.sqlite3"))
     await store.close()

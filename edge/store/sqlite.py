@@ -7,10 +7,8 @@ is ``BEGIN IMMEDIATE`` (it takes the write lock up front, so read-then-update of
 enforcement cannot interleave with another process) and ``busy_timeout`` makes waiters queue
 instead of failing.
 
-sqlite3 blocks, so every call runs on a dedicated thread that owns its connection; the event loop
-only awaits it. Writes have one connection and thread; reads (enforcement, token use counts, the
-admin views) have another, so a read never queues behind a batch that is committing: in WAL mode a
-reader sees the last commit without waiting for the writer.
+sqlite3 blocks, so every call runs on one dedicated thread that owns the connection; the event
+loop only awaits it.
 
 Group commit: concurrent ``record()`` and ``use_token()`` calls are queued and written together, one
 ``BEGIN IMMEDIATE … COMMIT`` (so one fsync) per batch. Each caller awaits the commit of its own batch,
@@ -124,11 +122,11 @@ class SQLiteStore(Store):
         self.path = path
         self.policy = policy
         self.busy_timeout_s = busy_timeout_s
-        # One thread owns each connection: sqlite3 objects stay on the thread that made them, and
+        self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
+        # One thread owns the connection: sqlite3 objects stay on the thread that made them, and
         # calls are serialised, which is what a single connection needs anyway.
-        self._writer = _Link("tell-sqlite")
-        # An in-memory database is private to its connection: reads must use the writer's.
-        self._reader = self._writer if path == ":memory:" else _Link("tell-sqlite-read")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tell-sqlite")
         self._closed = False
         # Group commit: operations waiting for the next batch, and the task writing batches.
         self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
@@ -137,57 +135,53 @@ class SQLiteStore(Store):
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn`` on the writer's connection."""
-        return await self._on(self._writer, fn)
-
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """``fn`` on the reader's connection: it does not wait for a batch being committed."""
-        return await self._on(self._reader, fn)
-
-    async def _on(self, link: "_Link", fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StoreError("store is closed")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(link.executor, self._call, link, fn)
+        return await loop.run_in_executor(self._executor, self._call, fn)
 
-    def _call(self, link: "_Link", fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
-            if link.conn is not None and not self._same_file(link):
+            if self._conn is not None and not self._same_file():
                 # The file was deleted or replaced under us (its directory removed, a restore copied
                 # over it): writes through the old descriptor would land in an unlinked inode and
                 # vanish. Drop the connection and report the outage; the next call reopens.
-                link.drop()
+                self._drop()
                 raise StoreError(f"sqlite {self.path}: database file was removed or replaced")
-            if link.conn is None:
-                link.conn, link.identity = self._open()
-            return fn(link.conn)
+            if self._conn is None:
+                self._conn = self._open()
+            return fn(self._conn)
         except sqlite3.OperationalError as exc:
             # I/O errors, a read-only or vanished file: reopen on the next call rather than reuse a
             # connection in an unknown state.
-            link.drop()
+            self._drop()
             raise StoreError(f"sqlite {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite {self.path}: {exc}") from exc
 
-    def _same_file(self, link: "_Link") -> bool:
-        if link.identity is None:
+    def _same_file(self) -> bool:
+        if self._identity is None:
             return True
         try:
             st = os.stat(self.path)
         except OSError:
             return False
-        return (st.st_dev, st.st_ino) == link.identity
+        return (st.st_dev, st.st_ino) == self._identity
 
-    def _open(self) -> tuple[sqlite3.Connection, tuple[int, int] | None]:
+    def _drop(self) -> None:
+        conn, self._conn, self._identity = self._conn, None, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _open(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so the transaction boundaries
         # (and therefore what "acknowledged" means) are visible in the code.
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         try:
-            self._setup(conn)
-            if self.path == ":memory:":
-                return conn, None
-            st = os.stat(self.path)
-            return conn, (st.st_dev, st.st_ino)
+            return self._setup(conn)
         except BaseException:
             conn.close()
             raise
@@ -203,6 +197,9 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         self._migrate(conn)
+        if self.path != ":memory:":
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -302,11 +299,15 @@ class SQLiteStore(Store):
         if self._flusher is not None and not self._flusher.done() and self._flusher.get_loop() is asyncio.get_running_loop():
             await asyncio.wait([self._flusher])  # let the batch in flight commit and answer
 
+        def _close(_: Any = None) -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
         loop = asyncio.get_running_loop()
-        for link in {id(self._writer): self._writer, id(self._reader): self._reader}.values():
-            await loop.run_in_executor(link.executor, link.drop)
-            link.executor.shutdown(wait=False)
+        await loop.run_in_executor(self._executor, _close)
         self._closed = True
+        self._executor.shutdown(wait=False)
 
     # -- enforcement inside a write transaction ---------------------------------------------
 
@@ -393,7 +394,7 @@ class SQLiteStore(Store):
             row = conn.execute("SELECT enforcement FROM accounts WHERE account_id = ?", (account_id,)).fetchone()
             return Enforcement(row[0]) if row else Enforcement.NONE
 
-        return await self._read(q)
+        return await self._run(q)
 
     async def account(self, account_id: str, limit: int = 50) -> dict[str, Any] | None:
         limit = max(limit, 0)  # a negative LIMIT means "no limit" to SQLite
@@ -416,7 +417,7 @@ class SQLiteStore(Store):
             finally:
                 conn.execute("COMMIT")
 
-        return await self._read(q)
+        return await self._run(q)
 
     async def decisions(self, limit: int = 50, since: float | None = None) -> list[dict[str, Any]]:
         limit = max(limit, 0)
@@ -428,7 +429,7 @@ class SQLiteStore(Store):
             ).fetchall()
             return [json.loads(r["body"]) for r in rows]
 
-        return await self._read(q)
+        return await self._run(q)
 
     async def use_token(self, token_id: str, max_uses: int, ttl_s: float) -> int:
         def tx(conn: sqlite3.Connection) -> int:
@@ -459,7 +460,7 @@ class SQLiteStore(Store):
                                (token_id, time.time())).fetchone()
             return int(row[0]) if row else 0
 
-        return await self._read(q)
+        return await self._run(q)
 
     async def report(self, reporter_id: str, account_id: str, reason: str = "") -> dict[str, Any]:
         def tx(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -510,7 +511,7 @@ class SQLiteStore(Store):
             ).fetchall()
             return [_summary(r) for r in rows]
 
-        return await self._read(q)
+        return await self._run(q)
 
     async def override(self, account_id: str, enforcement: Enforcement, note: str, actor: str) -> dict[str, Any]:
         enforcement = Enforcement(enforcement)
@@ -529,7 +530,7 @@ class SQLiteStore(Store):
         return await self._run(lambda conn: self._write(conn, tx))
 
     async def events(self, account_id: str, limit: int = 50) -> list[dict[str, Any]]:
-        return await self._read(lambda conn: self._events(conn, account_id, max(limit, 0)))
+        return await self._run(lambda conn: self._events(conn, account_id, max(limit, 0)))
 
     @staticmethod
     def _events(conn: sqlite3.Connection, account_id: str, limit: int) -> list[dict[str, Any]]:
@@ -555,20 +556,3 @@ def _summary(row: sqlite3.Row) -> dict[str, Any]:
         "last_ts": row["last_ts"],
         "last_report_ts": row["last_report_ts"],
     }
-
-
-class _Link:
-    """One connection and the one thread that owns it (the store has a writer and a reader)."""
-
-    def __init__(self, name: str):
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self.conn: sqlite3.Connection | None = None
-        self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file it opened
-
-    def drop(self) -> None:
-        conn, self.conn, self.identity = self.conn, None, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
