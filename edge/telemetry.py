@@ -190,7 +190,7 @@ class _Group:
     """How one kind's events become a float matrix: drop the kind and the string fields; the rest —
     t, trusted, then the numbers and 0/1 flags in layout order — are the matrix's rows."""
 
-    __slots__ = ("name", "length", "strings", "kept", "width", "bits", "column")
+    __slots__ = ("name", "length", "strings", "kept", "width", "bits", "column", "dropped")
 
     def __init__(self, name: str, layout: str):
         self.name = name
@@ -200,6 +200,7 @@ class _Group:
         self.width = len(self.kept)
         self.column = {pos: row for row, pos in enumerate(self.kept)}  # event position → matrix row
         self.bits = (2,) + tuple(3 + j for j, c in enumerate(layout) if c == "b")  # trusted, 0/1 flags (positions)
+        self.dropped = tuple(sorted((0, *self.strings), reverse=True))  # the kind and the strings, the last first
 
 
 _GROUPS: dict[str, _Group] = {}
@@ -207,6 +208,7 @@ for _kind, _layout in EVENT_FIELDS.items():
     _name = KEY if _kind in ("kd", "ku") else _kind
     _GROUPS.setdefault(_name, _Group(_name, _layout))
 _GROUP_OF = {k: (KEY if k in ("kd", "ku") else k) for k in EVENT_FIELDS}
+_GROUP_OF_ITEMS = tuple(_GROUP_OF.items())
 _EMPTY = {name: np.empty((g.width, 0)) for name, g in _GROUPS.items()}
 _T = itemgetter(1)
 _NUMBER = frozenset({int, float})
@@ -282,10 +284,8 @@ def _columns(events: list, validate: bool) -> EventColumns:
     Few objects the garbage collector tracks are made here (a list per kind, not one per field):
     a payload's event lists are most of the collector's young generation already, and each object
     more brings the next collection closer — one that then walks all of them."""
-    groups: dict[str, list] = {}
-    add = {}
-    for kind, name in _GROUP_OF.items():
-        add[kind] = groups.setdefault(name, []).append
+    groups: dict[str, list] = {name: [] for name in _GROUPS}
+    add = {kind: groups[name].append for kind, name in _GROUP_OF_ITEMS}
     for e in events:
         add[e[0]](e)
     del add
@@ -318,7 +318,7 @@ def _columns(events: list, validate: bool) -> EventColumns:
             for pos in g.bits:
                 # bytes() takes only integers 0-255 (no float, no None); the numbers' type check excludes bool
                 bits += bytes(flat[pos::length])
-        for pos in sorted((0, *g.strings), reverse=True):  # the last first: those before stay put
+        for pos in g.dropped:  # the last first: those before stay put
             del flat[pos::length]
             length -= 1
         spans.append((name, len(nums), len(rows)))
