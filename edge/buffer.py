@@ -13,9 +13,9 @@ the write is answered under ``policy.fail_mode`` (edge/service.py) and the decis
   the store takes them. Enforcement escalates as they land, exactly as if recorded live.
 * **Not duplicated.** A write that timed out is not retried: it is still running and is buffered
   only if it then fails, so a slow store never sees the same decision twice. And should a decision
-  reach the store twice all the same (a failure reported after the write had landed: a lost reply,
-  a batch whose commit outlived its connection), the stores keep one copy per ``request_id`` and
-  count it once (docs/enforcement.md).
+  reach the store twice all the same (a failure reported after the write had landed: Redis's reply
+  to EXEC lost with its connection, a commit that reports an I/O error after writing), the stores
+  keep one copy per ``request_id`` and count it once (docs/enforcement.md).
 * **Logged.** The start of an outage, drops, and the recovery (with counts) are logged once each on
   ``tell.ledger``; the buffer size and replay failures go to the metrics when ``edge.metrics`` is
   there (``tell_store_buffered_writes``, ``tell_store_errors``).
