@@ -272,7 +272,9 @@ class Events(list):
         self.columns = columns
 
 
-_NO_KEYS = np.empty(0, bool), np.empty(0, np.uint8)
+_NO_KEYS = np.empty(0, bool), np.empty(0, np.uint8)  # shared by every payload without keys: read-only
+for _a in _NO_KEYS:
+    _a.flags.writeable = False
 
 
 def _columns(events: list, validate: bool) -> EventColumns:
