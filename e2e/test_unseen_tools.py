@@ -39,7 +39,7 @@ UNSEEN = {
     "pydoll-headful": ("cdp-direct", "cdp-direct.curved-path-to-exact-centre"),
     "zendriver-headful": ("cdp-direct", "cdp-direct.char-events-without-keys"),
     "rebrowser-playwright": ("playwright", "playwright.mark-target-events"),
-    "selenium-driverless": ("headless", "headless.pointer-pressure-zero"),
+    "selenium-driverless": ("cdp-direct", "cdp-direct.text-trails-its-keydown"),
     "rebrowser-puppeteer": ("puppeteer", "puppeteer.default-viewport"),
 }
 

@@ -86,6 +86,8 @@ TIMING_FEATURES: dict[str, tuple[str, str, str]] = {
     "insert_text_without_keys_chars": (_I, "chars", "characters inserted by insertText events with no keydown before them"),
     "insert_text_max_chars": (_I, "chars", "most characters inserted by one insertText event"),
     "insert_text_whole_string": (_B, "", "one insertText without a key press wrote a field's whole value of 2+ characters (element.fill / CDP Input.insertText)"),
+    "insert_text_key_lag_ms_median": (_F, "ms", "median time from a keydown to the insertText it typed (inserts within 50 ms after a keydown, outside IME compositions; 3+ of them); a keyboard's character arrives in its keydown's own task, ~0–2 ms"),
+    "insert_text_key_lag_ms_min": (_F, "ms", "shortest keydown → insertText time, over the same inserts"),
     "paste_events": (_I, "count", "paste events"),
     "paste_chars": (_I, "chars", "characters pasted (length of the pasted text)"),
     "paste_share": (_F, "share", "pasted characters / all characters entered (typed, inserted, composed, pasted)"),
@@ -297,18 +299,26 @@ def _text(cols: EventColumns, kd_t: np.ndarray, paste_chars: int, f: dict[str, A
             prev = np.where(j >= 0, kd_t[np.maximum(j, 0)], -np.inf)
             keyed = t - prev <= KEY_INPUT_WINDOW_MS
         else:
+            prev = np.full(len(t), -np.inf)
             keyed = np.zeros(len(t), bool)
+        by_key = keyed.copy()
         if cols.count("cs") or cols.count("ce"):  # text committed inside an IME composition is the IME's, not a script's
             ends = cols.num("ce")[0].tolist()
             for s in cols.num("cs")[0].tolist():
                 after = [x for x in ends if x >= s]
-                keyed |= (t >= s) & (t <= (after[0] if after else math.inf))
+                inside = (t >= s) & (t <= (after[0] if after else math.inf))
+                keyed |= inside
+                by_key &= ~inside
         bare = ~keyed
         f["insert_text_chars"] = int(n.sum())
         f["insert_text_without_keys_events"] = _count(bare)
         f["insert_text_without_keys_chars"] = int(n[bare].sum())
         f["insert_text_max_chars"] = int(n.max())
         f["insert_text_whole_string"] = bool((bare & (n >= 2) & (n == v)).any())
+        if _count(by_key) >= 3:
+            lag = (t - prev)[by_key]
+            f["insert_text_key_lag_ms_median"] = _median(lag)
+            f["insert_text_key_lag_ms_min"] = float(lag.min())
         typed = float(n.sum())
     else:
         typed = 0.0

@@ -5,7 +5,9 @@ seeded random event streams that go where the recordings do not (ties in time, r
 presses, drags, releases before any press, touch-emulated clicks, IME compositions, odd fields).
 
 The reference was recorded by the implementation before the hot-path rework (revision 4da9e20) with
-``python tests/test_features_reference.py --record``. A faster decoder or feature pass must give the
+``python tests/test_features_reference.py --record``, and recorded again when the keydown → insertText
+lag features were added (only those names and the fixtures recorded since were new; every value
+already pinned was unchanged). A faster decoder or feature pass must give the
 same record: integers, booleans and the set of names exactly, floats to 1e-9 (relative for large
 values). When a feature is changed *on purpose*, record again and say so in the commit.
 """
