@@ -119,9 +119,9 @@ async def test_concurrent_writes_share_one_transaction(tmp_path, monkeypatch) ->
     batches: list[int] = []
     write_batch = store._write_batch
 
-    def counted(conn, ops):
+    def counted(conn, ops, *rest):
         batches.append(len(ops))
-        return write_batch(conn, ops)
+        return write_batch(conn, ops, *rest)
 
     monkeypatch.setattr(store, "_write_batch", counted)
     ds = [automated(f"a{i % 7}") for i in range(60)]
@@ -131,6 +131,33 @@ async def test_concurrent_writes_share_one_transaction(tmp_path, monkeypatch) ->
     assert sorted(out[60:]) == list(range(1, 21))
     totals = [(await store.account(f"a{i}", limit=100))["decisions_total"] for i in range(7)]
     assert sum(totals) == 60
+    await store.close()
+
+
+async def test_a_token_use_is_answered_before_its_batch_commits(tmp_path, monkeypatch) -> None:
+    import time
+
+    store = SQLiteStore(str(tmp_path / "t.sqlite3"))
+    await store.record(human("warm"))
+    write_batch = store._write_batch
+
+    def slow_commit(conn, ops, before_commit=None):
+        def then_a_slow_disk(results):
+            if before_commit is not None:
+                before_commit(results)
+            time.sleep(0.3)  # the commit's fsync on a slow disk
+
+        return write_batch(conn, ops, then_a_slow_disk)
+
+    monkeypatch.setattr(store, "_write_batch", slow_commit)
+    t0 = time.monotonic()
+    use = asyncio.ensure_future(store.use_token("t", 5, 60))
+    rec = asyncio.ensure_future(store.record(human("a1")))
+    assert await use == 1
+    assert time.monotonic() - t0 < 0.25 and not rec.done()  # a count does not wait for the disk
+    assert await rec is Enforcement.NONE
+    assert time.monotonic() - t0 >= 0.3  # a decision does: acknowledged means committed
+    assert await store.use_token("t", 5, 60) == 2
     await store.close()
 
 

@@ -12,7 +12,11 @@ loop only awaits it.
 
 Group commit: concurrent ``record()`` and ``use_token()`` calls are queued and written together, one
 ``BEGIN IMMEDIATE … COMMIT`` (so one fsync) per batch. Each caller awaits the commit of its own batch,
-so "acknowledged" still means "fsynced"; while one batch commits, the next one fills. Each operation
+so "acknowledged" still means "fsynced"; while one batch commits, the next one fills. A token use
+(tokens, challenge strikes, velocity) needs an exact count, not durability: its count is taken under
+the write lock, which no other process can take before the commit, so it is answered as soon as the
+batch's operations have run, without waiting for the commit's fsync; should the commit then fail,
+that use is not counted, as when the store is down. Each operation
 in a batch runs under its own ``SAVEPOINT``, so one that fails is undone alone and fails only its
 caller; an I/O error fails the whole batch (every caller gets the ``StoreError``).
 
@@ -129,7 +133,7 @@ class SQLiteStore(Store):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tell-sqlite")
         self._closed = False
         # Group commit: operations waiting for the next batch, and the task writing batches.
-        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future, bool]] = []
         self._flusher: asyncio.Task | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -233,13 +237,14 @@ class SQLiteStore(Store):
         conn.execute("COMMIT")
         return out
 
-    async def _batched(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``op`` inside the next group commit; return once that batch is committed."""
+    async def _batched(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run ``op`` inside the next group commit; return once that batch is committed (fsynced),
+        or, when not ``durable``, once the batch's operations have run, just before the commit."""
         if self._closed:
             raise StoreError("store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
-        self._queue.append((op, fut))
+        self._queue.append((op, fut, durable))
         if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
             self._flusher = loop.create_task(self._flush(), name="tell-sqlite-group-commit")
         return await fut
@@ -247,28 +252,34 @@ class SQLiteStore(Store):
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            ops = [op for op, _ in batch]
+            ops = [op for op, _, _ in batch]
+            early = [i for i, (_, _, durable) in enumerate(batch) if not durable]
+            loop = asyncio.get_running_loop()
+
+            def answer_early(results: list[tuple[bool, Any]], batch=batch, early=early, loop=loop) -> None:
+                # On the connection's thread, before COMMIT: one wake-up of the loop for all of them.
+                loop.call_soon_threadsafe(_settle, [(batch[i][1], results[i]) for i in early])
+
             try:
-                results = await self._run(lambda conn: self._write_batch(conn, ops))
+                results = await self._run(lambda conn: self._write_batch(conn, ops, answer_early if early else None))
             except BaseException as exc:
                 # The whole batch failed (I/O error, lock timeout, the store closed): every caller
                 # learns it; none of their operations was committed.
                 err = exc if isinstance(exc, Exception) else StoreError(f"sqlite {self.path}: batch interrupted")
-                for _, fut in batch:
+                for _, fut, _ in batch:
                     if not fut.done():
                         fut.set_exception(err)
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for (_, fut), (ok, value) in zip(batch, results):
-                if not fut.done():  # a caller that stopped waiting (its write is committed all the same)
-                    if ok:
-                        fut.set_result(value)
-                    else:
-                        fut.set_exception(value)
+            # (A future already done: answered early, or a caller that stopped waiting; its write is
+            # committed all the same.)
+            _settle([(fut, result) for (_, fut, _), result in zip(batch, results)])
 
-    def _write_batch(self, conn: sqlite3.Connection, ops: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
-        """One transaction, one fsync, for every operation of the batch; each under a savepoint."""
+    def _write_batch(self, conn: sqlite3.Connection, ops: list[Callable[[sqlite3.Connection], Any]],
+                     before_commit: Callable[[list[tuple[bool, Any]]], None] | None = None) -> list[tuple[bool, Any]]:
+        """One transaction, one fsync, for every operation of the batch; each under a savepoint.
+        ``before_commit(results)`` runs once every operation has, just before COMMIT."""
         results: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -290,6 +301,8 @@ class SQLiteStore(Store):
             if conn.in_transaction:  # an I/O error may already have ended it: keep the first error
                 conn.execute("ROLLBACK")
             raise
+        if before_commit is not None:
+            before_commit(results)
         conn.execute("COMMIT")
         return results
 
@@ -451,8 +464,8 @@ class SQLiteStore(Store):
             )
             return int(row[0])
 
-        # In the same group commit as the decisions: counting a use costs no fsync of its own.
-        return await self._batched(tx)
+        # In the same group commit as the decisions, answered before its fsync (module docstring).
+        return await self._batched(tx, durable=False)
 
     async def token_uses(self, token_id: str) -> int:
         def q(conn: sqlite3.Connection) -> int:
@@ -556,3 +569,13 @@ def _summary(row: sqlite3.Row) -> dict[str, Any]:
         "last_ts": row["last_ts"],
         "last_report_ts": row["last_report_ts"],
     }
+
+
+def _settle(answers: list[tuple[asyncio.Future, tuple[bool, Any]]]) -> None:
+    """Give each waiting caller its operation's result or error (on the loop's thread)."""
+    for fut, (ok, value) in answers:
+        if not fut.done():
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
