@@ -46,8 +46,8 @@
     return x;
   }
   function strs(a) { return Array.prototype.slice.call(a || [], 0, MAX_LIST).map(str); }
-  // `function NAME() { [native code] }` -> NAME. A Proxy prints without its name, even in a pristine realm.
-  var NATIVE_RE = /^function ([^(]*)\(\) \{\s*\[native code\]\s*\}$/;
+  // `function [get ]NAME() { [native code] }` -> NAME. A Proxy prints without its name.
+  var NATIVE_RE = /^function (?:get )?([^(]*)\(\) \{\s*\[native code\]\s*\}$/;
   function isNative(fts, f, name) { var m = NATIVE_RE.exec(fts.call(f)); return !!m && m[1] === name; }
   // pristineFTS: a fresh iframe's toString (set by the iframe probe), which a patched one cannot fool.
   var pristineFTS;
@@ -321,12 +321,12 @@
 
   // ---- Probes: lies (natives replaced by script)
   // Call a native with a wrong `this`: it throws TypeError from native code. A JS replacement either
-  // does not throw, or throws with a script frame (a Proxy trap, a wrapper) above ours.
+  // does not throw, or throws with a script frame (a Proxy trap, a wrapper) above ours (Gecko: from line 0).
   function tellBadReceiver(f) {
     try { f.call(Object.create(null)); } catch (e) {
       if (!(e instanceof TypeError)) return false;
       var lines = String(e.stack).split('\n');
-      for (var i = 1; i < lines.length; i++) {
+      for (var i = 0; i < lines.length; i++) {
         if (lines[i].indexOf('tellBadReceiver') >= 0) return true;
         if (/:\d+:\d+\)?$/.test(lines[i])) return false;
       }
@@ -366,7 +366,7 @@
     NAV_GETTERS.forEach(function (k, i) {
       probe('lies.' + k, function () {
         var d = t.d ? t.d[i] : Object.getOwnPropertyDescriptor(Navigator.prototype, k);
-        if (!d || !d.get || d.set || !d.enumerable || lies(d.get, 'get ' + k, otherFTS)) out.push(k);
+        if (!d || !d.get || d.set || !d.enumerable || lies(d.get, k, otherFTS)) out.push(k);
       });
     });
     if (t.own) out.push('navigator.own');
