@@ -41,6 +41,7 @@ from edge import telemetry as tm
 from edge import tokens
 from edge.config import ChallengeConfig, Config
 from edge.decision import Decision, RuleHit, Verdict
+from edge.enforcement import CHALLENGE_FAILED, CHALLENGE_PASSED
 from edge.engine import Assessment
 from edge.keys import CONFIG, STORE
 from edge.store import Store, StoreError
@@ -52,8 +53,8 @@ I18N = Path(__file__).resolve().parent / "i18n"
 
 # Synthetic evidence ids (family "none", like tell.missing-telemetry): an analyst reading a ledger
 # sees what happened at a challenge without a signature having matched.
-PASSED = "tell.challenge-passed"
-FAILED = "tell.challenge-failed"
+PASSED = CHALLENGE_PASSED  # (edge/enforcement.py: an attempt is not a public write)
+FAILED = CHALLENGE_FAILED
 SKIPPED = "tell.challenge-skipped"
 EXHAUSTED = "tell.challenge-exhausted"
 CLEARED = "tell.clearance"

@@ -7,7 +7,8 @@ does I/O, so the policy is tested with hand-built ledgers and is identical on ev
 The ladder (defaults in :class:`EnforcementPolicy`, documented in docs/enforcement.md):
 
 * a registration decided ``block`` is an automated registration: ``ban``;
-* every one of the account's last ``streak`` public writes (post/comment/message) automated: ``ban``;
+* every one of the account's last ``streak`` public writes (post/comment/message; a challenge
+  attempt is not a write) automated: ``ban``;
 * ``limit_after`` automated decisions within ``window_s``: ``limit``;
 * ``warn_after`` automated decisions within ``window_s``: ``warn``.
 
@@ -29,6 +30,14 @@ from typing import Any, Mapping, NamedTuple, Sequence
 from edge.decision import Decision, Enforcement, Verdict
 
 PUBLIC_WRITES = ("post", "comment", "message")
+# edge/challenge.py records each challenge attempt under the action of the write it was for, with
+# one of these evidence ids. An attempt is not a write: it does not count in the public-writes streak
+# (a failed one still counts as an automated decision for warn/limit: failing a challenge is evidence).
+CHALLENGE_PASSED = "tell.challenge-passed"
+CHALLENGE_FAILED = "tell.challenge-failed"
+_ATTEMPTS = frozenset({CHALLENGE_PASSED, CHALLENGE_FAILED})
+# Part of every summary's shape: a summary stored under another version is rebuilt from the ledger.
+SUMMARY_VERSION = 2
 
 _LEVEL = {Enforcement.NONE: 0, Enforcement.WARN: 1, Enforcement.LIMIT: 2, Enforcement.BAN: 3}
 
@@ -119,6 +128,11 @@ class Assessment(NamedTuple):
 NO_EVIDENCE = Assessment(Enforcement.NONE, "", ())
 
 
+def is_public_write(d: Decision) -> bool:
+    """A post, comment or message the account made (not the record of a challenge attempt for one)."""
+    return d.action in PUBLIC_WRITES and not any(r.id in _ATTEMPTS for r in d.rules)
+
+
 def is_automated(d: Decision, policy: EnforcementPolicy = DEFAULT_POLICY) -> bool:
     if d.decision is Verdict.ALLOW:
         return False
@@ -153,7 +167,7 @@ def assess(
                 return Assessment(Enforcement.BAN, "automated registration (registration blocked)", (d.request_id,))
 
     if streak > 0:
-        writes = [d for d in ledger if d.action in PUBLIC_WRITES][:streak]
+        writes = [d for d in ledger if is_public_write(d)][:streak]
         if len(writes) == streak and all(is_automated(d, policy) for d in writes):
             return Assessment(
                 Enforcement.BAN,
@@ -258,12 +272,12 @@ class LedgerSummary:
         n = self.n
         self.anchor = d.ts
         auto = is_automated(d, policy) if automated is None else automated
-        depth, longest, _ = self.shape
+        depth, longest = self.shape[0], self.shape[1]
         if auto:
             self.automated.append((n, d.ts, d.request_id))
         if self.automated and self.automated[0][0] <= n - depth:
             self.automated = [a for a in self.automated if a[0] > n - depth]
-        if d.action in PUBLIC_WRITES and longest > 0:
+        if longest > 0 and is_public_write(d):
             self.writes.append((n, auto, d.request_id))
             if len(self.writes) > longest:
                 del self.writes[: len(self.writes) - longest]
@@ -326,6 +340,7 @@ class LedgerSummary:
         return s
 
 
-def summary_shape(policy: EnforcementPolicy) -> tuple[int, int, float]:
-    """What a :class:`LedgerSummary` depends on: the depth read, the longest streak, the score threshold."""
-    return (policy.ledger_depth, max(policy.streak, policy.reported_streak), policy.automated_score)
+def summary_shape(policy: EnforcementPolicy) -> tuple[int, int, float, int]:
+    """What a :class:`LedgerSummary` depends on: the depth read, the longest streak, the score
+    threshold, and the rules of counting (:data:`SUMMARY_VERSION`)."""
+    return (policy.ledger_depth, max(policy.streak, policy.reported_streak), policy.automated_score, SUMMARY_VERSION)

@@ -82,6 +82,32 @@ def test_registrations_are_not_part_of_the_write_streak() -> None:
     assert assess(ledger).enforcement is Enforcement.LIMIT
 
 
+FAILED_ATTEMPT = RuleHit(id="tell.challenge-failed", family="none", weight=0.0)
+
+
+def failed_attempt(action: str = "post", ts: float = 0.0, rid: str | None = None) -> Decision:
+    """What edge/challenge.py records when a challenge for a write is failed: the write's action."""
+    return d("challenge", action, ts, 0.6, (FAILED_ATTEMPT,), rid)
+
+
+def test_a_challenge_attempt_is_not_a_public_write() -> None:
+    """Three challenged posts, each with a failed challenge after it: three writes, not six — the
+    streak of five is not reached (the failures are still automated decisions: limit)."""
+    ledger = newest_first(*(x for i in range(3) for x in (bot(ts=2 * i), failed_attempt(ts=2 * i + 1))))
+    state, reason, _ = assess(ledger)
+    assert state is Enforcement.LIMIT and reason == "6 automated decisions within 7 days"
+    # Two more automated posts make five writes in a row.
+    assert assess(newest_first(*reversed(ledger), bot(ts=7), bot(ts=8))).enforcement is Enforcement.BAN
+
+
+def test_a_summary_stored_by_an_older_version_is_rebuilt() -> None:
+    summary = LedgerSummary(DEFAULT_POLICY)
+    summary.add(bot(ts=1), DEFAULT_POLICY)
+    stored = json.loads(json.dumps(summary.to_json()))
+    stored[0] = stored[0][:3]  # version 1 shapes had no counting version
+    assert LedgerSummary.from_json(stored, DEFAULT_POLICY) is None
+
+
 def test_the_streak_can_be_switched_off() -> None:
     ledger = newest_first(*(bot(ts=i) for i in range(10)))
     assert assess(ledger, policy=EnforcementPolicy(streak=0)).enforcement is Enforcement.LIMIT
@@ -223,9 +249,11 @@ policies = st.builds(
 )
 
 
-# Mostly automated, many registrations: streaks that straddle the depth read, windows that fill.
+# Mostly automated, many registrations: streaks that straddle the depth read, windows that fill;
+# failed challenge attempts among them.
 stored_decisions = st.one_of(
     decisions,
+    st.builds(failed_attempt, action=st.sampled_from(["post", "comment", "register"]), ts=st.floats(0, 30 * DAY)),
     st.builds(bot, action=st.sampled_from(["register", "post", "register", "comment"]),
               ts=st.floats(0, 30 * DAY), verdict=st.sampled_from(["challenge", "block"])),
 )
