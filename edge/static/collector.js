@@ -459,7 +459,7 @@
     var out = [];
     Object.keys(ctxResults).forEach(function (ctx) {
       var v = ctxResults[ctx];
-      Object.keys(mainCtx).forEach(function (k) { if (String(v[k]) !== String(mainCtx[k])) out.push(ctx + '.' + k); });
+      Object.keys(mainCtx).forEach(function (k) { if (v[k] != null && String(v[k]) !== String(mainCtx[k])) out.push(ctx + '.' + k); });
     });
     return out;
   }
