@@ -1,7 +1,8 @@
 """Real people on other engines are allowed: recorded human mouse paths (SapiMouse) and key timings
-(Aalto) replayed through X input (xdotool, Xvfb) into Firefox ESR — started as a person starts it, with a
-fresh profile and no Marionette, remote protocol or WebDriver — register, post and comment on `tell demo`,
-and every write is allowed (e2e/tools/desktop.py ``human_flow``). Chromium's twin is
+(Aalto) replayed through X input (xdotool, Xvfb) into Firefox ESR (Gecko) and GNOME Web (WebKitGTK) —
+each started as a person starts it, with a fresh profile and no Marionette, remote protocol or WebDriver
+— register, post and comment on `tell demo`, and every write is allowed (e2e/tools/desktop.py
+``human_flow``). Chromium's twin is
 ``e2e/test_tools.py::test_recorded_people_through_the_same_x_path_are_allowed``."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from e2e.servers import tell_process
 from e2e.tools import RESULT_MARK
-from e2e.tools.desktop import FIREFOX, HUMAN_DATA
+from e2e.tools.desktop import EPIPHANY, FIREFOX, HUMAN_DATA
 from e2e.tools.run import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -49,12 +50,16 @@ def run_flow(browser: str, url: str, username: str, timeout: float = 110) -> dic
     return json.loads(line[len(RESULT_MARK):])
 
 
-def test_a_person_on_firefox_esr_is_allowed_on_every_write(demo):
-    if not shutil.which(FIREFOX):
-        pytest.fail(f"{FIREFOX} is not installed (scripts/test installs firefox-esr)")
+@pytest.mark.parametrize("browser, executable, package", [
+    ("firefox", FIREFOX, "firefox-esr"),
+    ("epiphany", EPIPHANY, "epiphany-browser"),
+], ids=["firefox-esr", "gnome-web-webkitgtk"])
+def test_a_person_in_another_browser_is_allowed_on_every_write(demo, browser, executable, package):
+    if not shutil.which(executable):
+        pytest.fail(f"{executable} is not installed (scripts/test installs {package})")
     if not (HUMAN_DATA / "sapimouse").is_dir():
         pytest.skip(f"recorded human data not found at {HUMAN_DATA}")
-    result = run_flow("firefox", demo, "firefox_person")
+    result = run_flow(browser, demo, f"{browser}_person")
     writes = result["writes"]
     assert [w["action"] for w in writes] == ["register", "post", "comment"], result
     for w in writes:

@@ -254,7 +254,10 @@ EPIPHANY = os.environ.get("TELL_EPIPHANY", "epiphany-browser")
 # Where the page starts on the screen (left, top) and its inner size, on a bare X server at 1920×1080,
 # measured from the telemetry of one run (screenX/Y − clientX/Y of every mousemove; innerWidth/Height):
 # Firefox's tab strip and toolbar; GNOME Web's header bar inside its 5 px client-side shadow.
+# GNOME Web adds a 47 px bar above the register page once its login form is first focused (its password
+# manager; here there is no keyring), so there the page is 47 px lower after the first click.
 PAGE_BOX = {"firefox": (0, 85, 1920, 995), "epiphany": (5, 51, 1910, 1024)}
+LOGIN_BAR_PX = {"epiphany": 47}
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
@@ -282,7 +285,7 @@ def _firefox(stack: ExitStack, display: str, url: str, size: tuple[int, int]) ->
     (profile / "user.js").write_text(FIREFOX_USER_JS)
     _launch(stack, display, [FIREFOX, "--no-remote", "--profile", str(profile), "--width", str(size[0]),
                              "--height", str(size[1]), url + "/register"])
-    time.sleep(6)  # a new profile, first paint, collector loaded
+    time.sleep(5)  # a new profile, first paint, collector loaded
 
 
 def _epiphany(stack: ExitStack, display: str, url: str, size: tuple[int, int]) -> None:
@@ -362,7 +365,11 @@ def _decisions(url: str, username: str, n: int) -> list[dict]:
 
 def _browser_version(argv0: str) -> str:
     p = subprocess.run([argv0, "--version"], capture_output=True, text=True, timeout=20)
-    return (p.stdout.strip() or p.stderr.strip()).splitlines()[-1] if (p.stdout or p.stderr) else "unknown"
+    out = (p.stdout.strip() or p.stderr.strip()).splitlines()[-1] if (p.stdout or p.stderr) else "unknown"
+    if argv0 == EPIPHANY:  # GNOME Web's engine is the system WebKitGTK
+        q = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "libwebkit2gtk-4.1-0"], capture_output=True, text=True, timeout=20)
+        out += f" (WebKitGTK {q.stdout.split('-')[0]})" if q.returncode == 0 and q.stdout else ""
+    return out
 
 
 def human_flow(url: str, username: str, browser: str = "firefox") -> ToolRun:
@@ -386,7 +393,8 @@ def human_flow(url: str, username: str, browser: str = "firefox") -> ToolRun:
         for i, (name, sel, text) in enumerate(steps):
             x, y = layout[name][sel]
             dx = 20 if sel in ("#username", "#password", "#body") else 6
-            target = (x + left + rng.uniform(-dx, dx), y + top + rng.uniform(-3, 3))
+            y += top + (LOGIN_BAR_PX.get(browser, 0) if name == "register" and i > 0 else 0)
+            target = (x + left + rng.uniform(-dx, dx), y + rng.uniform(-3, 3))
             *moves, press, release = _fit(segs[i % len(segs)], here, target)
             tl = [(t, ["mousemove", str(round(px)), str(round(py))]) for t, px, py in moves]
             tl += [(press[0], ["mousedown", "1"]), (release[0], ["mouseup", "1"])]
@@ -401,7 +409,7 @@ def human_flow(url: str, username: str, browser: str = "firefox") -> ToolRun:
             _play(display, tl)
             here = target
             # a page load and a look at the result after a submit or a link; a pause between fields
-            time.sleep(rng.uniform(1.6, 2.2) if sel in ("#submit", "#next") else rng.uniform(0.4, 0.9))
+            time.sleep(rng.uniform(1.3, 1.9) if sel in ("#submit", "#next") else rng.uniform(0.4, 0.9))
         got = _decisions(url, username, 3)
         version = _browser_version(FIREFOX if browser == "firefox" else EPIPHANY)
     writes = [{"action": d.get("action"), "decision": d.get("decision"), "families": sorted(d.get("families") or []),
@@ -450,8 +458,25 @@ def record_human_flow(browser: str, out_dir: Path | None = None) -> list[Path]:
     return paths
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    """``python -m e2e.tools.desktop BROWSER`` records fixtures; with ``--url URL --username U`` it runs the
+    flow against a running demo and prints the result line (`e2e/test_other_browsers.py`)."""
+    import argparse
 
-    for p in record_human_flow(sys.argv[1] if len(sys.argv) > 1 else "firefox"):
-        print(p)
+    from e2e.tools import RESULT_MARK
+
+    p = argparse.ArgumentParser(prog="python -m e2e.tools.desktop")
+    p.add_argument("browser", choices=sorted(PAGE_BOX))
+    p.add_argument("--url")
+    p.add_argument("--username")
+    args = p.parse_args(argv)
+    if args.url:
+        print(RESULT_MARK + json.dumps(human_flow(args.url, args.username or "person", args.browser).to_json()), flush=True)
+        return 0
+    for path in record_human_flow(args.browser):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
