@@ -156,7 +156,7 @@ def collector(quick: bool) -> Section:
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 4 and cells[2].startswith("≤"):
-            name = "collector: " + ("gzipped size" if cells[0].startswith("size") else "script evaluation at load, no DevTools client")
+            name = "collector: " + (cells[0] if cells[0].startswith("size") else cells[0].split(" (")[0])  # the row's own measure
             s.targets.append(Target(name, cells[1], cells[2], cells[3] == "yes"))
     return s
 

@@ -4,23 +4,11 @@ import base64
 import pytest
 
 from edge.app import make_app
-from edge.config import load_config
 from edge.demo import make_demo_app
 from edge.telemetry import encode
 from tests.payloads import browser_headers, headless_playwright, person
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
-
-
-@pytest.fixture
-def config(tmp_path):
-    return load_config(env={"TELL_ADMIN_TOKEN": "admin-secret", "TELL_SECRET": "s" * 32,
-                            "TELL_STORE": f"sqlite:///{tmp_path}/tell.sqlite3"})
-
-
-@pytest.fixture
-async def client(aiohttp_client, config):
-    return await aiohttp_client(make_app(config))
 
 
 async def _token(client, payload) -> str:

@@ -20,11 +20,6 @@ def config(tmp_path):
                             "TELL_STORE": f"sqlite:///{tmp_path}/tell.sqlite3"})
 
 
-@pytest.fixture
-async def client(aiohttp_client, config):
-    return await aiohttp_client(make_app(config))
-
-
 async def signed_in(client):
     r = await client.post("/admin/login", data={"token": TOKEN}, allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/admin"

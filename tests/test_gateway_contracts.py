@@ -49,17 +49,6 @@ def traefik(method: str, uri: str) -> tuple[str, str, dict]:
 GATEWAYS = {"nginx": nginx, "envoy": envoy, "traefik": traefik}
 
 
-@pytest.fixture
-def config(tmp_path):
-    return load_config(env={"TELL_ADMIN_TOKEN": "admin-secret", "TELL_SECRET": "s" * 32,
-                            "TELL_STORE": f"sqlite:///{tmp_path}/tell.sqlite3"})
-
-
-@pytest.fixture
-async def client(aiohttp_client, config):
-    return await aiohttp_client(make_app(config))
-
-
 async def _token(client, payload) -> str:
     r = await client.post("/edge/telemetry", data=encode(payload),
                           headers={"Content-Type": "application/msgpack", **browser_headers(payload["device"]["ua"], origin="https://social.example")})

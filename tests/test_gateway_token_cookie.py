@@ -11,25 +11,12 @@ import pytest
 from aiohttp import web
 
 from edge import setup
-from edge.app import make_app
-from edge.config import load_config
 from edge.middleware import guard
 from edge.telemetry import encode
 from tests.payloads import browser_headers, headless_playwright, person
 from tests.test_gateway_contracts import GATEWAYS
 
 ORIGIN = "https://social.example"
-
-
-@pytest.fixture
-def config(tmp_path):
-    return load_config(env={"TELL_ADMIN_TOKEN": "admin-secret", "TELL_SECRET": "s" * 32,
-                            "TELL_STORE": f"sqlite:///{tmp_path}/tell.sqlite3"})
-
-
-@pytest.fixture
-async def client(aiohttp_client, config):
-    return await aiohttp_client(make_app(config))
 
 
 async def _session_token(client, payload) -> tuple[str, str]:

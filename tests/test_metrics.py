@@ -23,11 +23,6 @@ def config(tmp_path):
                             "TELL_LEDGER_FLUSH_ON_SHUTDOWN_S": "0.2"})
 
 
-@pytest.fixture
-async def client(aiohttp_client, config):
-    return await aiohttp_client(make_app(config))
-
-
 async def scrape(client, path="/metrics") -> dict[tuple[str, frozenset], float]:
     r = await client.get(path)
     assert r.status == 200
