@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None, *, out: Callable[[str], None] = print) -
     p.add_argument("--skip", default="", help="comma-separated sections to leave out")
     p.add_argument("--output", default=None, help=f"where to write the Markdown (default {RESULTS.relative_to(ROOT)}; '-' for none)")
     p.add_argument("--baseline", default=None, help="git revision measured side by side in the decision section "
-                   "(default: the revision before the hot-path work of issue 9; 'none' to skip)")
+                   "(default: bench/sections.py BASELINE, the tree the latest hot-path work started from; 'none' to skip)")
     args = p.parse_args(argv)
     names = [n for n in (args.only.split(",") if args.only else SECTIONS) if n]
     skip = {n for n in args.skip.split(",") if n}

@@ -19,7 +19,7 @@ from bench.report import Section, Target, us
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "4da9e20"  # the tree this session started from
-"""The revision before the hot-path work of issue 9 (decoder columns, timing, matcher index)."""
+"""The tree the latest round of hot-path work (issue 9) started from: the decision is measured side by side with it."""
 
 SIZES = (50, 500, 2000)
 ROUNDS = {50: 250, 500: 120, 2000: 40}  # × 16 payloads each
@@ -119,8 +119,8 @@ def _baseline(s: Section, rev: str, samples: dict, quick: bool) -> None:
             b99 = min(r[str(n)]["p99_us"] for r in runs["before"])
             a99 = min(r[str(n)]["p99_us"] for r in runs["after"])
             rows.append([f"{n:,}", us(b), us(a), f"{b / a:.1f}×", us(b99), us(a99)])
-        s.add(f"**Before and after**, side by side in this run: the same payloads through revision `{rev}` (before the "
-              "hot-path work) and through this tree, each in fresh subprocesses, alternating "
+        s.add(f"**Before and after**, side by side in this run: the same payloads through revision `{rev}` (the tree "
+              "this round of work started from) and through this tree, each in fresh subprocesses, alternating "
               f"({len(runs['after'])} runs each × {rounds} rounds; the better run of each is shown):", "")
         s.table(["events", f"p50 `{rev}`", "p50 now", "speed-up", f"p99 `{rev}`", "p99 now"], rows)
         s.data["baseline"] = runs
