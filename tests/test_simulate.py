@@ -421,6 +421,15 @@ def test_key_replay_keeps_rollover_and_wraps_capitals_in_shift():
     assert page.calls == [("down", "Shift"), ("down", "H"), ("down", "i"), ("up", "H"), ("up", "i"), ("up", "Shift")]
 
 
+def test_the_same_key_pressed_again_before_its_release_is_typed_twice():
+    """"22" with overlapping holds: the held key is released and pressed again (pressing a held key
+    is an auto-repeat, which types nothing: the second character was lost)."""
+    page = KeyLog()
+    play_keys(page, [(0.0, 40.0, "2"), (20.0, 60.0, "2"), (50.0, 70.0, "b")])
+    assert page.calls == [("down", "2"), ("up", "2"), ("down", "2"), ("down", "b"), ("up", "2"), ("up", "b")]
+    assert [c for c in page.calls if c[0] == "down"].count(("down", "2")) == 2
+
+
 def test_synthetic_typing_has_one_key_per_character_and_varies():
     import random
 

@@ -44,18 +44,24 @@ def play_keys(page, timeline: KeyTimeline, shift: list[bool] | None = None) -> N
         events += [(down, 1, "down", key), (max(up, down + 1), 2, "up", key)]
     events.sort(key=lambda e: (e[0], e[1]))
     start = time.monotonic() - min(0.0, events[0][0] / 1000) if events else time.monotonic()
-    held: set[str] = set()
+    pending: dict[str, int] = {}  # key → releases still to come; the key is down while any are
     for t, _, kind, key in events:
         _sleep_until(start, t)
         if kind == "down":
-            if key not in held:  # a recorded key pressed again before its release: release it first
-                page.keyboard.down(key)
-                held.add(key)
-        elif key in held:
+            if pending.get(key):
+                # The same key again before its release ("ee" typed with overlapping holds): a finger
+                # lifts before it presses again. Pressing a held key would be an auto-repeat, and
+                # Playwright would type nothing: the character would be lost.
+                page.keyboard.up(key)
+            page.keyboard.down(key)
+            pending[key] = pending.get(key, 0) + 1
+        elif pending.get(key):
+            pending[key] -= 1
+            if not pending[key]:  # the newest press's own release
+                page.keyboard.up(key)
+    for key, n in pending.items():
+        if n:
             page.keyboard.up(key)
-            held.discard(key)
-    for key in held:
-        page.keyboard.up(key)
 
 
 def play_path(page, path: Path, press_ms: float | None = None, release_ms: float | None = None) -> None:
