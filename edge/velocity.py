@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import time
 
@@ -36,6 +37,7 @@ from edge.decision import Decision, Verdict
 REASON = "velocity:"
 
 
+@functools.lru_cache(maxsize=64)  # read on every write; the configuration holds a handful of strings
 def parse_limit(text: str) -> tuple[int, int] | None:
     """``"20/hour"`` → ``(20, 3600)``; ``""`` → ``None`` (no limit). ``ValueError`` names the problem."""
     text = text.strip()
